@@ -1,0 +1,8 @@
+//! durable-fsm: AWS Lambda durable functions as explicit, resumable enum state machines.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod model;
+
+pub use api::{ApiError, DurableApi, ErrorCode};
