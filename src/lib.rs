@@ -6,3 +6,6 @@ pub mod api;
 pub mod model;
 
 pub use api::{ApiError, DurableApi, ErrorCode};
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod service;
