@@ -3,9 +3,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod executor;
+pub mod machine;
 pub mod model;
-
-pub use api::{ApiError, DurableApi, ErrorCode};
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub mod service;
+
+pub use api::{ApiError, DurableApi, ErrorCode};
+pub use machine::{Ctx, Next, Transition, TransitionError};

@@ -139,6 +139,7 @@ wire_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the derive cannot reach through the wire_enum macro
 impl Default for ExecutionStatus {
     fn default() -> Self {
         ExecutionStatus::Running

@@ -67,6 +67,7 @@ impl Timestamp {
     }
 
     /// This instant plus a duration (saturating).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         Timestamp(self.0.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
     }

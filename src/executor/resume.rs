@@ -1,0 +1,186 @@
+//! Finding where an invocation starts: the newest checkpointed state, without running
+//! anything before it.
+
+use super::session::Session;
+use super::{DONE_KEY, InvocationError, TRANSITION_SUBTYPE};
+use crate::machine::Transition;
+use crate::machine::codec::Codec;
+use crate::machine::ids::step_id;
+use crate::model::*;
+
+pub(crate) struct ResumePoint<W> {
+    /// The state whose transition runs next.
+    pub state: W,
+    /// 1-based index of that transition (its STEP id is `step_id(None, index)`).
+    pub index: u64,
+    /// The transition's STEP operation when it already exists (a retry, a poll, a re-run).
+    pub in_flight: Option<Box<Operation>>,
+}
+
+pub(crate) enum Resume<W> {
+    /// Run from here.
+    At(ResumePoint<W>),
+    /// The workflow already ended; report it again.
+    Finished(InvocationOutput),
+    /// Something the next transition depends on has not completed.
+    Pending,
+}
+
+fn is_transition(op: &Operation) -> bool {
+    op.op_type == OperationType::Step
+        && op.parent_id.is_none()
+        && op.sub_type.as_deref() == Some(TRANSITION_SUBTYPE)
+}
+
+pub(crate) fn find_resume_point<W: Transition>(
+    session: &Session<'_>,
+) -> Result<Resume<W>, InvocationError> {
+    // Operations arrive in creation order and transitions run one after another, so the last
+    // two transition STEPs are all that matter: one pass, no hashing, no decoding of history.
+    let mut count = 0u64;
+    let mut last: Option<&Operation> = None;
+    let mut before_last: Option<&Operation> = None;
+    for op in session.in_order().filter(|op| is_transition(op)) {
+        count += 1;
+        before_last = last;
+        last = Some(op);
+    }
+    let codec = W::codec();
+    let Some(last) = last else {
+        return Ok(match execution_input::<W>(session) {
+            Ok(input) => Resume::At(ResumePoint {
+                state: W::start(input),
+                index: 1,
+                in_flight: None,
+            }),
+            Err(bad_input) => Resume::Finished(InvocationOutput::failed(bad_input)),
+        });
+    };
+    if last.id != step_id(None, count) {
+        return Err(InvocationError::Invalid(format!(
+            "transition operation {} is not the {count}th transition: the execution was not written by this workflow's executor",
+            last.id
+        )));
+    }
+    let details = last.step_details.clone().unwrap_or_default();
+    match last.status {
+        OperationStatus::Succeeded => {
+            let payload = details.result.as_deref().unwrap_or("null");
+            if let Some(output) = done_output(payload) {
+                return Ok(Resume::Finished(InvocationOutput::succeeded(output)));
+            }
+            let state = decode_state::<W>(&codec, payload, last, count)?;
+            // A sleep after this transition must have fired first.
+            if let Some(wait) = session.get(&step_id(Some(&last.id), 0)) {
+                if wait.status != OperationStatus::Succeeded {
+                    return Ok(Resume::Pending);
+                }
+            }
+            Ok(Resume::At(ResumePoint {
+                state,
+                index: count + 1,
+                in_flight: None,
+            }))
+        }
+        OperationStatus::Failed | OperationStatus::Cancelled | OperationStatus::TimedOut | OperationStatus::Stopped => {
+            Ok(Resume::Finished(InvocationOutput::failed(details.error.unwrap_or_default())))
+        }
+        OperationStatus::Pending => Ok(Resume::Pending),
+        OperationStatus::Started | OperationStatus::Ready => {
+            // The transition is in flight: retried, polled, or cut short. Its input is the
+            // newest polled state, else the state the previous transition produced.
+            let state = match (&details.result, details.error.is_none()) {
+                (Some(polled), true) => decode_state::<W>(&codec, polled, last, count)?,
+                _ => match before_last {
+                    Some(prev) => {
+                        let payload = prev
+                            .step_details
+                            .as_ref()
+                            .and_then(|d| d.result.as_deref())
+                            .unwrap_or("null");
+                        decode_state::<W>(&codec, payload, prev, count - 1)?
+                    }
+                    None => match execution_input::<W>(session) {
+                        Ok(input) => W::start(input),
+                        Err(bad_input) => {
+                            return Ok(Resume::Finished(InvocationOutput::failed(bad_input)));
+                        }
+                    },
+                },
+            };
+            Ok(Resume::At(ResumePoint {
+                state,
+                index: count,
+                in_flight: Some(Box::new(last.clone())),
+            }))
+        }
+    }
+}
+
+fn done_output(payload: &str) -> Option<String> {
+    if !payload.starts_with("{\"$done\"") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let obj = value.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    obj.get(DONE_KEY).map(|v| v.to_string())
+}
+
+fn decode_state<W: Transition>(
+    codec: &impl Codec,
+    payload: &str,
+    op: &Operation,
+    index: u64,
+) -> Result<W, InvocationError> {
+    let value: serde_json::Value = serde_json::from_str(payload).map_err(|e| {
+        InvocationError::StateDecode(format!(
+            "the state checkpointed by transition {index} (operation {}) is not JSON: {e}",
+            op.id
+        ))
+    })?;
+    let variant = match &value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
+        _ => "?".into(),
+    };
+    codec.decode(value).map_err(|e| {
+        InvocationError::StateDecode(format!(
+            "state `{variant}` checkpointed by transition {index} (from state `{}`) no longer deserializes into {}: {e}",
+            op.name.as_deref().unwrap_or("?"),
+            std::any::type_name::<W>()
+        ))
+    })
+}
+
+/// The execution input; a bad input fails the execution (it cannot get better by retrying).
+fn execution_input<W: Transition>(session: &Session<'_>) -> Result<W::Input, ErrorObject> {
+    let arn = session.arn();
+    let exec_id = arn.rsplit('/').next().unwrap_or(arn);
+    let payload = session
+        .get(exec_id)
+        .filter(|op| op.op_type == OperationType::Execution)
+        .and_then(|op| op.execution_details.as_ref())
+        .and_then(|d| d.input_payload.clone())
+        .unwrap_or_default();
+    let payload = if payload.trim().is_empty() { "null" } else { payload.as_str() };
+    serde_json::from_str(payload)
+        .or_else(|first| {
+            if payload == "null" {
+                serde_json::from_str("{}").map_err(|_| first)
+            } else {
+                Err(first)
+            }
+        })
+        .map_err(|e| {
+            ErrorObject::new(
+                "InvalidInput",
+                format!(
+                    "the execution input does not deserialize into {}: {e}",
+                    std::any::type_name::<W::Input>()
+                ),
+            )
+        })
+}

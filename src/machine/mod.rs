@@ -1,0 +1,122 @@
+//! Workflows as state machines: the [`Transition`] trait, the [`Next`] commands, the [`Ctx`]
+//! handle, retry strategies, codecs and operation ids.
+
+pub mod codec;
+mod ctx;
+mod error;
+pub mod ids;
+mod name;
+mod next;
+pub mod retry;
+
+pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
+pub(crate) use ctx::{BoxFuture, CtxBackend, whole_seconds};
+pub use error::{CtxError, Suspend, Terminal, TransitionError};
+pub(crate) use error::ErrorClass;
+pub use name::variant_name;
+pub use next::Next;
+pub use retry::RetryStrategy;
+
+use codec::{Codec, CodecError, JsonCodec};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+
+/// A workflow: an enum whose variants are its states.
+///
+/// `next` runs the code of one state and returns what comes next. After each transition the
+/// executor checkpoints the new state; a later invocation resumes from the newest checkpointed
+/// state without re-running anything before it. Only a transition that was cut short (a crash,
+/// a timeout, a suspension inside it) runs again, so side effects inside one transition are
+/// at-least-once.
+///
+/// ```
+/// use durable_fsm::{Ctx, Next, Transition, TransitionError};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// enum Greeting { Start { name: String }, Greeted(String) }
+///
+/// impl Transition for Greeting {
+///     type Input = String;
+///     type Output = String;
+///     fn start(name: String) -> Self { Greeting::Start { name } }
+///     async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+///         Ok(match self {
+///             Greeting::Start { name } => Next::to(Greeting::Greeted(format!("Hello, {name}!"))),
+///             Greeting::Greeted(text) => Next::done(text),
+///         })
+///     }
+/// }
+/// ```
+pub trait Transition: Serialize + DeserializeOwned + Send + Sized + 'static {
+    /// The execution input (the JSON payload the execution was started with).
+    type Input: DeserializeOwned + Send;
+    /// The execution result.
+    type Output: Serialize + Send;
+
+    /// The first state, built from the execution input.
+    fn start(input: Self::Input) -> Self;
+
+    /// Runs this state and returns what comes next.
+    fn next(
+        self,
+        ctx: &mut Ctx<'_>,
+    ) -> impl Future<Output = Result<Next<Self>, TransitionError>> + Send;
+
+    /// The state's name, recorded as the Name of its transition's STEP operation.
+    /// Defaults to the enum variant's name.
+    fn name(&self) -> &'static str {
+        variant_name(self)
+    }
+
+    /// How errors returned by this state's transition are retried. Defaults to AWS's default
+    /// step policy (6 attempts, 5 s doubling to 60 s, full jitter).
+    fn retry_strategy(&self) -> RetryStrategy {
+        RetryStrategy::default()
+    }
+
+    /// The codec for this workflow's states in checkpoints. Defaults to JSON.
+    fn codec() -> StateCodec {
+        StateCodec::Json
+    }
+}
+
+/// The codec a workflow's states are stored with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateCodec {
+    /// Readable JSON (default).
+    #[default]
+    Json,
+    /// Compact postcard bytes, base64 in a JSON string.
+    #[cfg(feature = "postcard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postcard")))]
+    Postcard,
+}
+
+impl Codec for StateCodec {
+    fn encode<T: Serialize>(&self, value: &T) -> Result<serde_json::Value, CodecError> {
+        match self {
+            StateCodec::Json => JsonCodec.encode(value),
+            #[cfg(feature = "postcard")]
+            StateCodec::Postcard => codec::PostcardCodec.encode(value),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, value: serde_json::Value) -> Result<T, CodecError> {
+        match self {
+            StateCodec::Json => JsonCodec.decode(value),
+            #[cfg(feature = "postcard")]
+            StateCodec::Postcard => codec::PostcardCodec.decode(value),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            StateCodec::Json => JsonCodec.name(),
+            #[cfg(feature = "postcard")]
+            StateCodec::Postcard => codec::PostcardCodec.name(),
+        }
+    }
+}
