@@ -29,7 +29,10 @@ fn round_trip<T: DeserializeOwned + Serialize>(what: &str, body: &Value) {
     let parsed: T = serde_json::from_value(body.clone())
         .unwrap_or_else(|e| panic!("{what}: does not parse: {e}\n{body}"));
     let back = serde_json::to_value(&parsed).unwrap();
-    assert!(same(body, &back), "{what}: round trip differs\n in: {body}\nout: {back}");
+    assert!(
+        same(body, &back),
+        "{what}: round trip differs\n in: {body}\nout: {back}"
+    );
 }
 
 fn exchanges() -> Vec<(String, Value)> {
@@ -42,7 +45,11 @@ fn exchanges() -> Vec<(String, Value)> {
         .collect();
     dirs.sort();
     for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.sort();
         for f in files {
             let doc: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
@@ -74,25 +81,37 @@ fn every_captured_body_round_trips() {
             checked += 1;
         }
         let mut check = |what: &str, f: &dyn Fn(&str, &Value)| {
-            f(&format!("{name} {what}"), if what == "request" { req } else { resp });
+            f(
+                &format!("{name} {what}"),
+                if what == "request" { req } else { resp },
+            );
             checked += 1;
         };
         match op {
             "CheckpointDurableExecution" => {
                 check("request", &round_trip::<CheckpointDurableExecutionRequest>);
                 if ok {
-                    check("response", &round_trip::<CheckpointDurableExecutionResponse>);
+                    check(
+                        "response",
+                        &round_trip::<CheckpointDurableExecutionResponse>,
+                    );
                 }
             }
-            "GetDurableExecution" if ok => check("response", &round_trip::<GetDurableExecutionResponse>),
+            "GetDurableExecution" if ok => {
+                check("response", &round_trip::<GetDurableExecutionResponse>)
+            }
             "GetDurableExecutionState" if ok => {
                 check("response", &round_trip::<GetDurableExecutionStateResponse>)
             }
-            "GetDurableExecutionHistory" if ok => {
-                check("response", &round_trip::<GetDurableExecutionHistoryResponse>)
-            }
+            "GetDurableExecutionHistory" if ok => check(
+                "response",
+                &round_trip::<GetDurableExecutionHistoryResponse>,
+            ),
             "ListDurableExecutionsByFunction" | "ListDurableExecutions(emulator-only)" if ok => {
-                check("response", &round_trip::<ListDurableExecutionsByFunctionResponse>)
+                check(
+                    "response",
+                    &round_trip::<ListDurableExecutionsByFunctionResponse>,
+                )
             }
             "StopDurableExecution" => {
                 if req.is_object() {
@@ -112,7 +131,10 @@ fn every_captured_body_round_trips() {
                 let input = InvocationInput::from_value(req.clone())
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
                 let back = serde_json::to_value(&input).unwrap();
-                assert!(same(req, &back), "{name}: invocation event differs\n in: {req}\nout: {back}");
+                assert!(
+                    same(req, &back),
+                    "{name}: invocation event differs\n in: {req}\nout: {back}"
+                );
                 if ok {
                     check("response", &round_trip::<InvocationOutput>);
                 }

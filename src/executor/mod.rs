@@ -88,7 +88,9 @@ pub async fn run<W: Transition, A: DurableApi>(
     api: &A,
     input: InvocationInput,
 ) -> Result<InvocationOutput, InvocationError> {
-    run_with::<W, A>(api, input, &RunOptions::default()).await.map(|(out, _)| out)
+    run_with::<W, A>(api, input, &RunOptions::default())
+        .await
+        .map(|(out, _)| out)
 }
 
 /// Runs one invocation of workflow `W`; also returns what it did.
@@ -97,7 +99,8 @@ pub async fn run_with<W: Transition, A: DurableApi>(
     input: InvocationInput,
     options: &RunOptions,
 ) -> Result<(InvocationOutput, InvocationStats), InvocationError> {
-    let span = tracing::info_span!("durable_invocation", execution_arn = %input.durable_execution_arn);
+    let span =
+        tracing::info_span!("durable_invocation", execution_arn = %input.durable_execution_arn);
     run_inner::<W>(api, input, options).instrument(span).await
 }
 
@@ -129,13 +132,18 @@ async fn run_inner<W: Transition>(
     let mut in_flight = resume.in_flight;
 
     loop {
-        if options.max_transitions.is_some_and(|max| stats.transitions_run >= max) {
+        if options
+            .max_transitions
+            .is_some_and(|max| stats.transitions_run >= max)
+        {
             // Yield with a one-second timer so the service invokes again.
             let id = step_id(Some(&step_id(None, index)), 0);
             let mut wait = OperationUpdate::new(id, OperationType::Wait, OperationAction::Start);
             wait.sub_type = Some("Wait".into());
             wait.name = Some("yield".into());
-            wait.wait_options = Some(WaitOptions { wait_seconds: Some(1) });
+            wait.wait_options = Some(WaitOptions {
+                wait_seconds: Some(1),
+            });
             return finish_pending(&mut session, vec![wait], &mut stats).await;
         }
         let id = step_id(None, index);
@@ -143,7 +151,11 @@ async fn run_inner<W: Transition>(
         let strategy = state.retry_strategy();
         let (attempt, started) = match &in_flight {
             Some(op) => (
-                op.step_details.as_ref().and_then(|d| d.attempt).unwrap_or(0) + 1,
+                op.step_details
+                    .as_ref()
+                    .and_then(|d| d.attempt)
+                    .unwrap_or(0)
+                    + 1,
                 op.status == OperationStatus::Started,
             ),
             None => (1, false),
@@ -167,7 +179,9 @@ async fn run_inner<W: Transition>(
         let next = match result {
             Ok(next) => next,
             Err(e) => match e.classify() {
-                ErrorClass::Suspend => return finish_pending(&mut session, vec![], &mut stats).await,
+                ErrorClass::Suspend => {
+                    return finish_pending(&mut session, vec![], &mut stats).await;
+                }
                 ErrorClass::Api(e) => return api_failure(e).map(|o| (o, stats)),
                 ErrorClass::Terminal(err) => Next::Fail(err),
                 ErrorClass::Retryable(err) => {
@@ -219,7 +233,11 @@ async fn run_inner<W: Transition>(
                 u.payload = payload.take();
                 updates.push(u);
                 let wait_id = step_id(Some(&id), 0);
-                let mut w = OperationUpdate::new(wait_id.clone(), OperationType::Wait, OperationAction::Start);
+                let mut w = OperationUpdate::new(
+                    wait_id.clone(),
+                    OperationType::Wait,
+                    OperationAction::Start,
+                );
                 w.sub_type = Some("Wait".into());
                 w.name = Some(next_state.name().to_string());
                 w.wait_options = Some(WaitOptions {
@@ -248,7 +266,9 @@ async fn run_inner<W: Transition>(
             }
             Next::Done(output) => {
                 let result = serde_json::to_string(&output).map_err(|e| {
-                    InvocationError::Invalid(format!("cannot serialize the output of `{name}`: {e}"))
+                    InvocationError::Invalid(format!(
+                        "cannot serialize the output of `{name}`: {e}"
+                    ))
                 })?;
                 let mut u = step(OperationAction::Succeed);
                 let large = result.len() > MAX_STATE_BYTES;
@@ -269,8 +289,8 @@ async fn run_inner<W: Transition>(
                     e.payload = Some(result);
                     updates.push(e);
                     if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                    return api_failure(e).map(|o| (o, stats));
-                }
+                        return api_failure(e).map(|o| (o, stats));
+                    }
                     return Ok((InvocationOutput::succeeded(""), stats));
                 }
                 if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
@@ -303,15 +323,20 @@ async fn run_inner<W: Transition>(
 /// running the transition again would produce it again.
 fn encode_state<W: Transition>(codec: &impl Codec, state: &W) -> Result<String, ErrorObject> {
     let name = state.name();
-    let value = codec
-        .encode(state)
-        .map_err(|e| ErrorObject::new("StateEncodeError", format!("cannot encode state `{name}`: {e}")))?;
-    let text = value.to_string();
+    let text = codec.encode_to_string(state).map_err(|e| {
+        ErrorObject::new(
+            "StateEncodeError",
+            format!("cannot encode state `{name}`: {e}"),
+        )
+    })?;
     if text.len() > MAX_STATE_BYTES {
-        return Err(ErrorObject::new("StateTooLarge", format!(
-            "state `{name}` is {} bytes encoded, over the {MAX_STATE_BYTES}-byte limit of a checkpointed state; keep large data outside the state (for example in S3) and store a reference",
-            text.len()
-        )));
+        return Err(ErrorObject::new(
+            "StateTooLarge",
+            format!(
+                "state `{name}` is {} bytes encoded, over the {MAX_STATE_BYTES}-byte limit of a checkpointed state; keep large data outside the state (for example in S3) and store a reference",
+                text.len()
+            ),
+        ));
     }
     Ok(text)
 }
@@ -332,10 +357,10 @@ async fn finish_pending(
     updates: Vec<OperationUpdate>,
     stats: &mut InvocationStats,
 ) -> Result<(InvocationOutput, InvocationStats), InvocationError> {
-    if !updates.is_empty() {
-        if let Err(e) = checkpoint(session, updates, stats).await {
-            return api_failure(e).map(|o| (o, stats.clone()));
-        }
+    if !updates.is_empty()
+        && let Err(e) = checkpoint(session, updates, stats).await
+    {
+        return api_failure(e).map(|o| (o, stats.clone()));
     }
     Ok((InvocationOutput::pending(), stats.clone()))
 }

@@ -71,10 +71,10 @@ pub(crate) fn find_resume_point<W: Transition>(
             }
             let state = decode_state::<W>(&codec, payload, last, count)?;
             // A sleep after this transition must have fired first.
-            if let Some(wait) = session.get(&step_id(Some(&last.id), 0)) {
-                if wait.status != OperationStatus::Succeeded {
-                    return Ok(Resume::Pending);
-                }
+            if let Some(wait) = session.get(&step_id(Some(&last.id), 0))
+                && wait.status != OperationStatus::Succeeded
+            {
+                return Ok(Resume::Pending);
             }
             Ok(Resume::At(ResumePoint {
                 state,
@@ -82,9 +82,12 @@ pub(crate) fn find_resume_point<W: Transition>(
                 in_flight: None,
             }))
         }
-        OperationStatus::Failed | OperationStatus::Cancelled | OperationStatus::TimedOut | OperationStatus::Stopped => {
-            Ok(Resume::Finished(InvocationOutput::failed(details.error.unwrap_or_default())))
-        }
+        OperationStatus::Failed
+        | OperationStatus::Cancelled
+        | OperationStatus::TimedOut
+        | OperationStatus::Stopped => Ok(Resume::Finished(InvocationOutput::failed(
+            details.error.unwrap_or_default(),
+        ))),
         OperationStatus::Pending => Ok(Resume::Pending),
         OperationStatus::Started | OperationStatus::Ready => {
             // The transition is in flight: retried, polled, or cut short. Its input is the
@@ -135,20 +138,19 @@ fn decode_state<W: Transition>(
     op: &Operation,
     index: u64,
 ) -> Result<W, InvocationError> {
-    let value: serde_json::Value = serde_json::from_str(payload).map_err(|e| {
+    codec.decode_from_str(payload).map_err(|e| {
+        // Only on failure: find the recorded variant to name it.
+        let variant = match serde_json::from_str::<serde_json::Value>(payload) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(serde_json::Value::Object(m)) if m.len() == 1 => {
+                m.keys().next().cloned().unwrap_or_default()
+            }
+            Ok(_) => "?".into(),
+            Err(_) => "(not JSON)".into(),
+        };
         InvocationError::StateDecode(format!(
-            "the state checkpointed by transition {index} (operation {}) is not JSON: {e}",
-            op.id
-        ))
-    })?;
-    let variant = match &value {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Object(m) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
-        _ => "?".into(),
-    };
-    codec.decode(value).map_err(|e| {
-        InvocationError::StateDecode(format!(
-            "state `{variant}` checkpointed by transition {index} (from state `{}`) no longer deserializes into {}: {e}",
+            "state `{variant}` checkpointed by transition {index} (operation {}, from state `{}`) no longer deserializes into {}: {e}",
+            op.id,
             op.name.as_deref().unwrap_or("?"),
             std::any::type_name::<W>()
         ))
@@ -165,7 +167,11 @@ fn execution_input<W: Transition>(session: &Session<'_>) -> Result<W::Input, Err
         .and_then(|op| op.execution_details.as_ref())
         .and_then(|d| d.input_payload.clone())
         .unwrap_or_default();
-    let payload = if payload.trim().is_empty() { "null" } else { payload.as_str() };
+    let payload = if payload.trim().is_empty() {
+        "null"
+    } else {
+        payload.as_str()
+    };
     serde_json::from_str(payload)
         .or_else(|first| {
             if payload == "null" {

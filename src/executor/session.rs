@@ -119,8 +119,11 @@ impl<'a> Session<'a> {
     }
 
     /// Sends `updates` in as few calls as AWS's limits allow, chaining tokens.
-    pub(crate) async fn checkpoint(&mut self, updates: Vec<OperationUpdate>) -> Result<(), ApiError> {
-        for batch in split_batches(updates)? {
+    pub(crate) async fn checkpoint(
+        &mut self,
+        updates: Vec<OperationUpdate>,
+    ) -> Result<(), ApiError> {
+        for batch in split_batches(updates) {
             if self.token_state != TokenState::Live {
                 return Ok(());
             }
@@ -150,15 +153,42 @@ impl<'a> Session<'a> {
     }
 }
 
+/// An upper bound of an update's JSON size, without serializing it: the payload and error
+/// dominate, the rest is a few hundred bytes at most.
+fn update_size(u: &OperationUpdate) -> usize {
+    const FIXED: usize = 512;
+    let text = |s: &Option<String>| s.as_ref().map_or(0, |s| json_string_len(s));
+    let error = u.error.as_ref().map_or(0, |e| {
+        text(&e.error_message)
+            + text(&e.error_type)
+            + text(&e.error_data)
+            + e.stack_trace
+                .as_ref()
+                .map_or(0, |t| t.iter().map(|l| json_string_len(l)).sum())
+    });
+    FIXED + u.id.len() + text(&u.name) + text(&u.payload) + error
+}
+
+/// The length of `s` as a JSON string literal, at most (quotes and escapes included).
+fn json_string_len(s: &str) -> usize {
+    let extra: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 1,
+            0..0x20 => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + extra + 2
+}
+
 /// Splits updates into requests of at most 250 updates and 750 KiB.
-fn split_batches(updates: Vec<OperationUpdate>) -> Result<Vec<Vec<OperationUpdate>>, ApiError> {
+fn split_batches(updates: Vec<OperationUpdate>) -> Vec<Vec<OperationUpdate>> {
     let mut batches = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0usize;
     for update in updates {
-        let size = serde_json::to_vec(&update)
-            .map_err(|e| ApiError::new(ErrorCode::Service, format!("cannot encode update: {e}")))?
-            .len();
+        let size = update_size(&update);
         if !current.is_empty()
             && (current.len() == MAX_UPDATES_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)
         {
@@ -171,7 +201,7 @@ fn split_batches(updates: Vec<OperationUpdate>) -> Result<Vec<Vec<OperationUpdat
     if !current.is_empty() {
         batches.push(current);
     }
-    Ok(batches)
+    batches
 }
 
 impl CtxBackend for Session<'_> {
@@ -202,7 +232,11 @@ mod tests {
     use super::*;
 
     fn update(i: usize, payload: usize) -> OperationUpdate {
-        let mut u = OperationUpdate::new(format!("op{i}"), OperationType::Step, OperationAction::Succeed);
+        let mut u = OperationUpdate::new(
+            format!("op{i}"),
+            OperationType::Step,
+            OperationAction::Succeed,
+        );
         u.payload = Some("x".repeat(payload));
         u
     }
@@ -210,19 +244,25 @@ mod tests {
     #[test]
     fn batches_respect_count_and_size_limits() {
         let many: Vec<_> = (0..600).map(|i| update(i, 10)).collect();
-        let b = split_batches(many).unwrap();
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![250, 250, 100]);
+        let b = split_batches(many);
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![250, 250, 100]
+        );
 
         let big: Vec<_> = (0..5).map(|i| update(i, 300 * 1024)).collect();
-        let b = split_batches(big).unwrap();
+        let b = split_batches(big);
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
         for batch in &b {
-            let bytes: usize = batch.iter().map(|u| serde_json::to_vec(u).unwrap().len()).sum();
+            let bytes: usize = batch
+                .iter()
+                .map(|u| serde_json::to_vec(u).unwrap().len())
+                .sum();
             assert!(bytes <= MAX_BYTES_PER_CALL);
         }
         // An update larger than the limit still goes, alone.
-        let b = split_batches(vec![update(0, 800 * 1024), update(1, 1)]).unwrap();
+        let b = split_batches(vec![update(0, 800 * 1024), update(1, 1)]);
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
-        assert!(split_batches(vec![]).unwrap().is_empty());
+        assert!(split_batches(vec![]).is_empty());
     }
 }

@@ -103,7 +103,8 @@ impl<'a> Ctx<'a> {
     ) -> Result<Callback, CtxError> {
         let id = self.next_op_id();
         if self.backend.operation(&id).is_none() {
-            let mut update = OperationUpdate::new(&id, OperationType::Callback, OperationAction::Start);
+            let mut update =
+                OperationUpdate::new(&id, OperationType::Callback, OperationAction::Start);
             update.name = Some(name.to_string());
             update.sub_type = Some("Callback".into());
             update.callback_options = Some(CallbackOptions {
@@ -232,7 +233,10 @@ impl CallbackOutcome {
     pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, crate::machine::Terminal> {
         let body = self.into_result().map_err(crate::machine::Terminal)?;
         serde_json::from_str(&body).map_err(|e| {
-            crate::machine::Terminal::new("CallbackPayloadError", format!("callback body is not the expected JSON: {e}"))
+            crate::machine::Terminal::new(
+                "CallbackPayloadError",
+                format!("callback body is not the expected JSON: {e}"),
+            )
         })
     }
 }

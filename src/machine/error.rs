@@ -75,11 +75,12 @@ impl TransitionError {
             Ok(c) => return ErrorClass::Api(c.0),
             Err(e) => e,
         };
-        let type_name = if self.type_name == "Box" || self.type_name == "String" || self.type_name == "&str" {
-            "Error"
-        } else {
-            self.type_name
-        };
+        let type_name =
+            if self.type_name == "Box" || self.type_name == "String" || self.type_name == "&str" {
+                "Error"
+            } else {
+                self.type_name
+            };
         ErrorClass::Retryable(ErrorObject::new(type_name, inner.to_string()))
     }
 }
@@ -143,7 +144,10 @@ mod tests {
 
     #[test]
     fn classifies_errors() {
-        assert!(matches!(TransitionError::from(Suspend).classify(), ErrorClass::Suspend));
+        assert!(matches!(
+            TransitionError::from(Suspend).classify(),
+            ErrorClass::Suspend
+        ));
         match TransitionError::from(Terminal::new("Bad", "no")).classify() {
             ErrorClass::Terminal(e) => assert_eq!(e, ErrorObject::new("Bad", "no")),
             other => panic!("{other:?}"),

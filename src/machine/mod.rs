@@ -9,10 +9,10 @@ mod name;
 mod next;
 pub mod retry;
 
-pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
 pub(crate) use ctx::{BoxFuture, CtxBackend, whole_seconds};
-pub use error::{CtxError, Suspend, Terminal, TransitionError};
+pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
 pub(crate) use error::ErrorClass;
+pub use error::{CtxError, Suspend, Terminal, TransitionError};
 pub use name::variant_name;
 pub use next::Next;
 pub use retry::RetryStrategy;
@@ -109,6 +109,22 @@ impl Codec for StateCodec {
             StateCodec::Json => JsonCodec.decode(value),
             #[cfg(feature = "postcard")]
             StateCodec::Postcard => codec::PostcardCodec.decode(value),
+        }
+    }
+
+    fn encode_to_string<T: Serialize>(&self, value: &T) -> Result<String, CodecError> {
+        match self {
+            StateCodec::Json => JsonCodec.encode_to_string(value),
+            #[cfg(feature = "postcard")]
+            StateCodec::Postcard => codec::PostcardCodec.encode_to_string(value),
+        }
+    }
+
+    fn decode_from_str<T: DeserializeOwned>(&self, payload: &str) -> Result<T, CodecError> {
+        match self {
+            StateCodec::Json => JsonCodec.decode_from_str(payload),
+            #[cfg(feature = "postcard")]
+            StateCodec::Postcard => codec::PostcardCodec.decode_from_str(payload),
         }
     }
 

@@ -67,6 +67,16 @@ impl InvocationInput {
                 None => return Err(InvocationEventError(format!("missing {required}"))),
             }
         }
+        if let Some(state) = obj.get("InitialExecutionState") {
+            match state.get("Operations") {
+                None | Some(Value::Array(_)) | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(InvocationEventError(
+                        "InitialExecutionState.Operations is not a list".into(),
+                    ));
+                }
+            }
+        }
         serde_json::from_value(value).map_err(|e| InvocationEventError(e.to_string()))
     }
 }
@@ -98,7 +108,12 @@ fn map_time_fields(
             op.get_mut(parent).and_then(Value::as_object_mut)
         };
         if let Some(slot) = holder.and_then(|h| h.get_mut(field)) {
-            *slot = f(slot).map_err(|e| format!("{parent}{}{field}: {e}", if parent.is_empty() { "" } else { "." }))?;
+            *slot = f(slot).map_err(|e| {
+                format!(
+                    "{parent}{}{field}: {e}",
+                    if parent.is_empty() { "" } else { "." }
+                )
+            })?;
         }
     }
     Ok(())
@@ -109,10 +124,17 @@ fn event_time_to_seconds(v: &Value) -> Result<Value, String> {
         Value::Number(n) => n
             .as_i64()
             .map(Timestamp::from_millis)
-            .or_else(|| n.as_f64().and_then(|ms| Timestamp::from_secs_f64(ms / 1000.0)))
+            .or_else(|| {
+                n.as_f64()
+                    .and_then(|ms| Timestamp::from_secs_f64(ms / 1000.0))
+            })
             .ok_or_else(|| format!("timestamp out of range: {n}"))?,
         Value::String(s) => Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())?,
-        other => return Err(format!("expected epoch milliseconds or an RFC 3339 string, got {other}")),
+        other => {
+            return Err(format!(
+                "expected epoch milliseconds or an RFC 3339 string, got {other}"
+            ));
+        }
     };
     serde_json::to_value(ts).map_err(|e| e.to_string())
 }
@@ -234,7 +256,11 @@ mod tests {
         assert_eq!(ops[0].start_timestamp, Timestamp::from_secs(1_732_700_000));
         assert_eq!(ops[1].start_timestamp, Timestamp::from_secs(1_732_700_000));
         assert_eq!(
-            ops[1].wait_details.as_ref().unwrap().scheduled_end_timestamp,
+            ops[1]
+                .wait_details
+                .as_ref()
+                .unwrap()
+                .scheduled_end_timestamp,
             Some(Timestamp::from_secs(1_732_700_005))
         );
     }
@@ -251,7 +277,10 @@ mod tests {
             next_marker: Some(String::new()),
         };
         let v = serde_json::to_value(&state).unwrap();
-        assert_eq!(v["Operations"][0]["StartTimestamp"], Value::from(1_795_776_135_853i64));
+        assert_eq!(
+            v["Operations"][0]["StartTimestamp"],
+            Value::from(1_795_776_135_853i64)
+        );
     }
 
     #[test]
@@ -267,7 +296,7 @@ mod tests {
             ),
             (
                 br#"{"DurableExecutionArn":"a","CheckpointToken":"t","InitialExecutionState":{"Operations":{}}}"#,
-                "Operations",
+                "InitialExecutionState.Operations is not a list",
             ),
         ];
         for (bytes, needle) in cases {

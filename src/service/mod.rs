@@ -7,6 +7,7 @@
 
 pub mod clock;
 mod engine;
+pub mod sqlite;
 pub mod store;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
@@ -14,6 +15,7 @@ pub use engine::{
     Engine, EngineConfig, FunctionConfig, InvocationOutcome, ListExecutions, PendingInvoke,
     StartExecution, Started,
 };
+pub use sqlite::SqliteStore;
 pub use store::{
     CallbackRow, EventRow, ExecutionRow, MemStore, OperationMeta, OperationRow, ParentLink,
     RunningInvocation, Store, StoreError, StoredExecution, WriteBatch,
@@ -21,7 +23,6 @@ pub use store::{
 
 use crate::api::{ApiError, DurableApi, ErrorCode};
 use crate::model::*;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -72,7 +73,9 @@ impl LocalService {
         Ok(out)
     }
 
-    /// Notified after every call that may have changed the engine.
+    /// Notified (`notify_waiters`) after every call that may have changed the engine. A
+    /// driver should create its `notified()` future before it inspects the engine, so a
+    /// change in between is not missed.
     pub fn notifier(&self) -> &Arc<Notify> {
         &self.notify
     }
@@ -87,71 +90,67 @@ impl LocalService {
 }
 
 impl DurableApi for LocalService {
-    fn checkpoint(
+    async fn checkpoint(
         &self,
         req: CheckpointDurableExecutionRequest,
-    ) -> impl Future<Output = Result<CheckpointDurableExecutionResponse, ApiError>> + Send {
-        async move { self.call(|e| e.checkpoint(req)) }
+    ) -> Result<CheckpointDurableExecutionResponse, ApiError> {
+        self.call(|e| e.checkpoint(req))
     }
 
-    fn get_state(
+    async fn get_state(
         &self,
         req: GetDurableExecutionStateRequest,
-    ) -> impl Future<Output = Result<GetDurableExecutionStateResponse, ApiError>> + Send {
-        async move { self.read(|e| e.get_state(req)) }
+    ) -> Result<GetDurableExecutionStateResponse, ApiError> {
+        self.read(|e| e.get_state(req))
     }
 
-    fn get_execution(
+    async fn get_execution(
         &self,
         arn: &str,
         include_execution_data: bool,
-    ) -> impl Future<Output = Result<GetDurableExecutionResponse, ApiError>> + Send {
-        async move { self.read(|e| e.get_execution(arn, include_execution_data)) }
+    ) -> Result<GetDurableExecutionResponse, ApiError> {
+        self.read(|e| e.get_execution(arn, include_execution_data))
     }
 
-    fn get_history(
+    async fn get_history(
         &self,
         req: GetDurableExecutionHistoryRequest,
-    ) -> impl Future<Output = Result<GetDurableExecutionHistoryResponse, ApiError>> + Send {
-        async move { self.read(|e| e.get_history(req)) }
+    ) -> Result<GetDurableExecutionHistoryResponse, ApiError> {
+        self.read(|e| e.get_history(req))
     }
 
-    fn list_by_function(
+    async fn list_by_function(
         &self,
         req: ListDurableExecutionsByFunctionRequest,
-    ) -> impl Future<Output = Result<ListDurableExecutionsByFunctionResponse, ApiError>> + Send
-    {
-        async move { self.read(|e| e.list_by_function(req)) }
+    ) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
+        self.read(|e| e.list_by_function(req))
     }
 
-    fn send_callback_success(
+    async fn send_callback_success(
         &self,
         callback_id: &str,
         result: Vec<u8>,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send {
-        async move { self.call(|e| e.send_callback_success(callback_id, &result)) }
+    ) -> Result<(), ApiError> {
+        self.call(|e| e.send_callback_success(callback_id, &result))
     }
 
-    fn send_callback_failure(
+    async fn send_callback_failure(
         &self,
         callback_id: &str,
         error: ErrorObject,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send {
-        async move { self.call(|e| e.send_callback_failure(callback_id, error)) }
+    ) -> Result<(), ApiError> {
+        self.call(|e| e.send_callback_failure(callback_id, error))
     }
 
-    fn send_callback_heartbeat(
-        &self,
-        callback_id: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send {
-        async move { self.call(|e| e.send_callback_heartbeat(callback_id)) }
+    async fn send_callback_heartbeat(&self, callback_id: &str) -> Result<(), ApiError> {
+        self.call(|e| e.send_callback_heartbeat(callback_id))
     }
 
-    fn stop(
+    async fn stop(
         &self,
         arn: &str,
         error: Option<ErrorObject>,
-    ) -> impl Future<Output = Result<StopDurableExecutionResponse, ApiError>> + Send {
-        async move { self.call(|e| e.stop(arn, error)) }
+    ) -> Result<StopDurableExecutionResponse, ApiError> {
+        self.call(|e| e.stop(arn, error))
     }
 }

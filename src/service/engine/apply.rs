@@ -1,7 +1,9 @@
 //! Applying validated checkpoint updates (operations.md §2.2 effects, §5 events).
 
+use super::indexes::Indexes;
 use super::lifecycle::NewExecution;
-use super::record::{ExecutionRecord, Indexes, Tx};
+use super::record::ExecutionRecord;
+use super::tx::Tx;
 use super::{Engine, PendingInvoke, events, ids};
 use crate::model::{OperationAction as A, OperationStatus as S, OperationType as T, *};
 use crate::service::store::{OperationMeta, ParentLink};
@@ -26,7 +28,12 @@ fn op_at(rec: &ExecutionRecord, idx: usize) -> Option<&Operation> {
 
 impl Engine {
     /// Applies every update in order; returns whether an EXECUTION update ended the execution.
-    pub(super) fn apply_updates(&mut self, tx: &mut Tx, arn: &str, updates: Vec<OperationUpdate>) -> bool {
+    pub(super) fn apply_updates(
+        &mut self,
+        tx: &mut Tx,
+        arn: &str,
+        updates: Vec<OperationUpdate>,
+    ) -> bool {
         let mut ended = false;
         for u in updates {
             match u.op_type {
@@ -40,7 +47,9 @@ impl Engine {
                 }
                 T::ChainedInvoke => self.apply_chained(tx, arn, u),
                 _ => {
-                    let Some((rec, ix)) = self.rec_mut(arn) else { continue };
+                    let Some((rec, ix)) = self.rec_mut(arn) else {
+                        continue;
+                    };
                     match u.op_type {
                         T::Step => apply_step(rec, ix, tx, u),
                         T::Context => apply_context(rec, ix, tx, u),
@@ -55,10 +64,23 @@ impl Engine {
 
     fn apply_chained(&mut self, tx: &mut Tx, arn: &str, u: OperationUpdate) {
         let now = tx.now;
-        let Some(opts) = u.chained_invoke_options.clone() else { return };
-        let target = ids::parse_function_ref(&opts.function_name, &self.config.region, &self.config.account_id)
-            .and_then(|f| self.config.functions.get(&f.name).map(|c| (f, c.durable.clone())));
-        let Some(idx) = self.recs.get(arn).map(|r| r.ops.len()) else { return };
+        let Some(opts) = u.chained_invoke_options.clone() else {
+            return;
+        };
+        let target = ids::parse_function_ref(
+            &opts.function_name,
+            &self.config.region,
+            &self.config.account_id,
+        )
+        .and_then(|f| {
+            self.config
+                .functions
+                .get(&f.name)
+                .map(|c| (f, c.durable.clone()))
+        });
+        let Some(idx) = self.recs.get(arn).map(|r| r.ops.len()) else {
+            return;
+        };
         let mut meta = OperationMeta::default();
         let version = target
             .as_ref()
@@ -66,7 +88,10 @@ impl Engine {
             .unwrap_or_else(|| "$LATEST".into());
         let mut child_arn = String::new();
         if let Some((f, Some(durable))) = &target {
-            let tenant_id = opts.tenant_id.clone().or_else(|| self.recs.get(arn).and_then(|r| r.h.tenant_id.clone()));
+            let tenant_id = opts
+                .tenant_id
+                .clone()
+                .or_else(|| self.recs.get(arn).and_then(|r| r.h.tenant_id.clone()));
             child_arn = self.create_execution(
                 tx,
                 NewExecution {
@@ -87,15 +112,28 @@ impl Engine {
             meta.child_arn = Some(child_arn.clone());
             meta.child_timeout = durable.execution_timeout;
         }
-        let Some((rec, ix)) = self.rec_mut(arn) else { return };
+        let Some((rec, ix)) = self.rec_mut(arn) else {
+            return;
+        };
         let mut op = new_op(&u, S::Started, now);
         op.chained_invoke_details = Some(ChainedInvokeDetails::default());
-        let ev = events::chained_started(&op, &opts.function_name, opts.tenant_id.as_ref(), u.payload.as_ref(), &version, &child_arn, now);
+        let ev = events::chained_started(
+            &op,
+            &opts.function_name,
+            opts.tenant_id.as_ref(),
+            u.payload.as_ref(),
+            &version,
+            &child_arn,
+            now,
+        );
         let idx = rec.push_op(ix, tx, op, meta);
         rec.append_event(tx, ev);
         match target {
             None => {
-                let error = ErrorObject::new("ResourceNotFoundException", format!("Function not found: {}.", opts.function_name));
+                let error = ErrorObject::new(
+                    "ResourceNotFoundException",
+                    format!("Function not found: {}.", opts.function_name),
+                );
                 rec.update_op(ix, tx, idx, |op, _| {
                     op.status = S::Failed;
                     op.end_timestamp = Some(now);
@@ -144,7 +182,12 @@ fn apply_step(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: Opera
         }
     };
     let mut attempt = 0;
-    let delay = u.step_options.as_ref().and_then(|o| o.next_attempt_delay_seconds).unwrap_or(0).max(0);
+    let delay = u
+        .step_options
+        .as_ref()
+        .and_then(|o| o.next_attempt_delay_seconds)
+        .unwrap_or(0)
+        .max(0);
     rec.update_op(ix, tx, idx, |op, _| {
         let d = op.step_details.get_or_insert_with(StepDetails::default);
         let ended = d.attempt.unwrap_or(0).saturating_add(1);
@@ -184,7 +227,9 @@ fn apply_step(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: Opera
         A::Start => events::step_started(op, now),
         A::Succeed => events::step_succeeded(op, u.payload.as_ref(), attempt, None, now),
         A::Fail => events::step_failed(op, u.error.as_ref(), attempt, None, now),
-        _ if u.error.is_some() => events::step_failed(op, u.error.as_ref(), attempt, Some(delay), now),
+        _ if u.error.is_some() => {
+            events::step_failed(op, u.error.as_ref(), attempt, Some(delay), now)
+        }
         _ => events::step_succeeded(op, u.payload.as_ref(), attempt, Some(delay), now),
     };
     rec.append_event(tx, ev);
@@ -195,7 +240,12 @@ fn apply_context(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: Op
     let idx = match rec.ids.get(&u.id) {
         Some(&idx) => idx,
         None => {
-            let idx = rec.push_op(ix, tx, new_op(&u, S::Started, now), OperationMeta::default());
+            let idx = rec.push_op(
+                ix,
+                tx,
+                new_op(&u, S::Started, now),
+                OperationMeta::default(),
+            );
             if u.action == A::Start {
                 if let Some(op) = op_at(rec, idx) {
                     let ev = events::context_started(op, now);
@@ -236,7 +286,12 @@ fn apply_context(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: Op
 fn apply_wait(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: OperationUpdate) {
     let now = tx.now;
     if u.action == A::Start {
-        let seconds = u.wait_options.as_ref().and_then(|o| o.wait_seconds).unwrap_or(0).max(0);
+        let seconds = u
+            .wait_options
+            .as_ref()
+            .and_then(|o| o.wait_seconds)
+            .unwrap_or(0)
+            .max(0);
         let end = now.add(secs(seconds));
         let mut op = new_op(&u, S::Started, now);
         op.wait_details = Some(WaitDetails {
@@ -251,7 +306,9 @@ fn apply_wait(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: Opera
         rec.append_event(tx, ev);
         return;
     }
-    let Some(&idx) = rec.ids.get(&u.id) else { return };
+    let Some(&idx) = rec.ids.get(&u.id) else {
+        return;
+    };
     rec.update_op(ix, tx, idx, |op, _| {
         op.status = S::Cancelled;
         op.end_timestamp = Some(now);
@@ -267,7 +324,10 @@ fn apply_callback(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: O
     let callback_id = ids::mint_callback_id();
     let opts = u.callback_options.clone().unwrap_or_default();
     let positive = |v: Option<i64>| v.filter(|&s| s > 0);
-    let (timeout, heartbeat) = (positive(opts.timeout_seconds), positive(opts.heartbeat_timeout_seconds));
+    let (timeout, heartbeat) = (
+        positive(opts.timeout_seconds),
+        positive(opts.heartbeat_timeout_seconds),
+    );
     let meta = OperationMeta {
         callback_timeout: timeout,
         callback_timeout_at: timeout.map(|s| now.add(secs(s))),
@@ -280,7 +340,13 @@ fn apply_callback(rec: &mut ExecutionRecord, ix: &mut Indexes, tx: &mut Tx, u: O
         callback_id: Some(callback_id.clone()),
         ..Default::default()
     });
-    let ev = events::callback_started(&op, &callback_id, opts.timeout_seconds, opts.heartbeat_timeout_seconds, now);
+    let ev = events::callback_started(
+        &op,
+        &callback_id,
+        opts.timeout_seconds,
+        opts.heartbeat_timeout_seconds,
+        now,
+    );
     rec.push_op(ix, tx, op, meta);
     rec.append_event(tx, ev);
 }

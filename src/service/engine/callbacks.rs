@@ -3,11 +3,13 @@
 
 use super::ids::{self, MAX_CALLBACK_ID_LEN};
 use super::lifecycle::not_found;
-use super::record::Tx;
+use super::tx::Tx;
 use super::validate::MAX_CHAINED_BYTES;
 use super::{Engine, events};
 use crate::api::{ApiError, ErrorCode};
-use crate::model::{CallbackDetails, ChainedInvokeDetails, ErrorObject, OperationStatus as S, OperationType as T};
+use crate::model::{
+    CallbackDetails, ChainedInvokeDetails, ErrorObject, OperationStatus as S, OperationType as T,
+};
 
 /// Largest callback success body.
 const MAX_CALLBACK_RESULT: usize = 1_048_576;
@@ -17,16 +19,29 @@ const MAX_CALLBACK_ERROR: usize = 1_048_576;
 impl Engine {
     /// Finds a callback that can still be completed.
     fn open_callback(&self, callback_id: &str) -> Result<(String, usize), ApiError> {
-        let unknown = || ApiError::not_found(format!("Callback not found: {}", ids::truncate(callback_id, 80)));
+        let unknown = || {
+            ApiError::not_found(format!(
+                "Callback not found: {}",
+                ids::truncate(callback_id, 80)
+            ))
+        };
         if !ids::is_base64_text(callback_id, MAX_CALLBACK_ID_LEN) {
             return Err(unknown());
         }
-        let (arn, idx) = self.ix.callbacks.get(callback_id).cloned().ok_or_else(unknown)?;
+        let (arn, idx) = self
+            .ix
+            .callbacks
+            .get(callback_id)
+            .cloned()
+            .ok_or_else(unknown)?;
         let rec = self.recs.get(&arn).ok_or_else(unknown)?;
         let closed = |why: String| {
             ApiError::new(
                 ErrorCode::CallbackTimeout,
-                format!("Callback {} can no longer be completed: {why}.", ids::truncate(callback_id, 80)),
+                format!(
+                    "Callback {} can no longer be completed: {why}.",
+                    ids::truncate(callback_id, 80)
+                ),
             )
         };
         if !rec.running() {
@@ -41,7 +56,11 @@ impl Engine {
 
     /// SendDurableExecutionCallbackSuccess: `result` must be UTF-8 text of at most 1 MiB
     /// (empty = no result).
-    pub fn send_callback_success(&mut self, callback_id: &str, result: &[u8]) -> Result<(), ApiError> {
+    pub fn send_callback_success(
+        &mut self,
+        callback_id: &str,
+        result: &[u8],
+    ) -> Result<(), ApiError> {
         if result.len() > MAX_CALLBACK_RESULT {
             return Err(ApiError::invalid(format!(
                 "Callback result size must be less than or equal to {MAX_CALLBACK_RESULT} bytes."
@@ -62,7 +81,11 @@ impl Engine {
     }
 
     /// SendDurableExecutionCallbackFailure.
-    pub fn send_callback_failure(&mut self, callback_id: &str, error: ErrorObject) -> Result<(), ApiError> {
+    pub fn send_callback_failure(
+        &mut self,
+        callback_id: &str,
+        error: ErrorObject,
+    ) -> Result<(), ApiError> {
         if serde_json::to_vec(&error).map_or(true, |v| v.len() > MAX_CALLBACK_ERROR) {
             return Err(ApiError::invalid(format!(
                 "Callback error size must be less than or equal to {MAX_CALLBACK_ERROR} bytes."
@@ -100,13 +123,25 @@ impl Engine {
     }
 
     /// Completes a STARTED callback (success, failure or timeout) and asks for an invocation.
-    pub(super) fn close_callback(&mut self, tx: &mut Tx, arn: &str, idx: usize, status: S, result: Option<String>, error: Option<ErrorObject>) {
+    pub(super) fn close_callback(
+        &mut self,
+        tx: &mut Tx,
+        arn: &str,
+        idx: usize,
+        status: S,
+        result: Option<String>,
+        error: Option<ErrorObject>,
+    ) {
         let now = tx.now;
-        let Some((rec, ix)) = self.rec_mut(arn) else { return };
+        let Some((rec, ix)) = self.rec_mut(arn) else {
+            return;
+        };
         rec.update_op(ix, tx, idx, |op, meta| {
             op.status = status;
             op.end_timestamp = Some(now);
-            let d = op.callback_details.get_or_insert_with(CallbackDetails::default);
+            let d = op
+                .callback_details
+                .get_or_insert_with(CallbackDetails::default);
             d.result = result.clone();
             d.error = error.clone();
             meta.callback_timeout_at = None;
@@ -125,9 +160,19 @@ impl Engine {
 
     /// Completes a STARTED CHAINED_INVOKE operation of a running execution with its target's
     /// outcome; does nothing otherwise.
-    pub(super) fn complete_chained(&mut self, tx: &mut Tx, arn: &str, idx: usize, status: S, result: Option<String>, error: Option<ErrorObject>) {
+    pub(super) fn complete_chained(
+        &mut self,
+        tx: &mut Tx,
+        arn: &str,
+        idx: usize,
+        status: S,
+        result: Option<String>,
+        error: Option<ErrorObject>,
+    ) {
         let now = tx.now;
-        let Some((rec, ix)) = self.rec_mut(arn) else { return };
+        let Some((rec, ix)) = self.rec_mut(arn) else {
+            return;
+        };
         let open = rec
             .ops
             .get(idx)
@@ -154,17 +199,31 @@ impl Engine {
     /// [`Engine::take_plain_invokes`]. An error whose `ErrorType` is `ChainedInvoke.Timeout`
     /// makes the operation TIMED_OUT; any other error FAILED; a result over 1 MiB FAILED.
     /// Ignored when the parent execution has ended meanwhile.
-    pub fn complete_plain_invoke(&mut self, parent_arn: &str, op_id: &str, outcome: Result<String, ErrorObject>) -> Result<(), ApiError> {
-        let rec = self.recs.get(parent_arn).ok_or_else(|| not_found(parent_arn))?;
-        let idx = match rec.find(op_id) {
-            Some(e) if e.op.op_type == T::ChainedInvoke => rec.ids.get(op_id).copied().unwrap_or(0),
-            _ => {
-                return Err(ApiError::not_found(format!(
+    pub fn complete_plain_invoke(
+        &mut self,
+        parent_arn: &str,
+        op_id: &str,
+        outcome: Result<String, ErrorObject>,
+    ) -> Result<(), ApiError> {
+        let rec = self
+            .recs
+            .get(parent_arn)
+            .ok_or_else(|| not_found(parent_arn))?;
+        let idx = rec
+            .ids
+            .get(op_id)
+            .copied()
+            .filter(|&i| {
+                rec.ops
+                    .get(i)
+                    .is_some_and(|e| e.op.op_type == T::ChainedInvoke)
+            })
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
                     "CHAINED_INVOKE operation not found: {}",
                     ids::truncate(op_id, 80)
-                )));
-            }
-        };
+                ))
+            })?;
         if !rec.running() {
             return Ok(());
         }
@@ -174,11 +233,15 @@ impl Engine {
                 None,
                 Some(ErrorObject::new(
                     "RequestTooLargeException",
-                    format!("CHAINED_INVOKE result payload size must be less than or equal to {MAX_CHAINED_BYTES} bytes."),
+                    format!(
+                        "CHAINED_INVOKE result payload size must be less than or equal to {MAX_CHAINED_BYTES} bytes."
+                    ),
                 )),
             ),
             Ok(r) => (S::Succeeded, Some(r), None),
-            Err(e) if e.error_type.as_deref() == Some("ChainedInvoke.Timeout") => (S::TimedOut, None, Some(e)),
+            Err(e) if e.error_type.as_deref() == Some("ChainedInvoke.Timeout") => {
+                (S::TimedOut, None, Some(e))
+            }
             Err(e) => (S::Failed, None, Some(e)),
         };
         self.run(|eng, tx| {

@@ -28,7 +28,12 @@ fn error(e: Option<&ErrorObject>) -> EventError {
 }
 
 /// ExecutionStarted.
-pub(super) fn execution_started(op: &Operation, input: Option<&String>, timeout: i64, at: Timestamp) -> Event {
+pub(super) fn execution_started(
+    op: &Operation,
+    input: Option<&String>,
+    timeout: i64,
+    at: Timestamp,
+) -> Event {
     let mut ev = base(EventType::ExecutionStarted, op, at);
     ev.execution_started_details = Some(ExecutionStartedDetails {
         input: Some(payload(input)),
@@ -38,8 +43,16 @@ pub(super) fn execution_started(op: &Operation, input: Option<&String>, timeout:
 }
 
 /// ExecutionSucceeded / Failed / TimedOut / Stopped.
-pub(super) fn execution_ended(op: &Operation, status: ExecutionStatus, result: Option<&String>, err: Option<&ErrorObject>, at: Timestamp) -> Event {
-    let err_details = || ExecutionErrorDetails { error: Some(error(err)) };
+pub(super) fn execution_ended(
+    op: &Operation,
+    status: ExecutionStatus,
+    result: Option<&String>,
+    err: Option<&ErrorObject>,
+    at: Timestamp,
+) -> Event {
+    let err_details = || ExecutionErrorDetails {
+        error: Some(error(err)),
+    };
     match status {
         ExecutionStatus::Succeeded => {
             let mut ev = base(EventType::ExecutionSucceeded, op, at);
@@ -67,7 +80,12 @@ pub(super) fn execution_ended(op: &Operation, status: ExecutionStatus, result: O
 }
 
 /// InvocationCompleted (no operation fields).
-pub(super) fn invocation_completed(start: Timestamp, end: Timestamp, request_id: String, err: Option<&ErrorObject>) -> Event {
+pub(super) fn invocation_completed(
+    start: Timestamp,
+    end: Timestamp,
+    request_id: String,
+    err: Option<&ErrorObject>,
+) -> Event {
     let mut ev = Event::new(EventType::InvocationCompleted, 0, end);
     ev.invocation_completed_details = Some(InvocationCompletedDetails {
         start_timestamp: Some(start),
@@ -86,7 +104,13 @@ pub(super) fn step_started(op: &Operation, at: Timestamp) -> Event {
 }
 
 /// StepSucceeded (a success, or a polling RETRY without error when `delay` is set).
-pub(super) fn step_succeeded(op: &Operation, result: Option<&String>, attempt: u32, delay: Option<i64>, at: Timestamp) -> Event {
+pub(super) fn step_succeeded(
+    op: &Operation,
+    result: Option<&String>,
+    attempt: u32,
+    delay: Option<i64>,
+    at: Timestamp,
+) -> Event {
     let mut ev = base(EventType::StepSucceeded, op, at);
     ev.step_succeeded_details = Some(StepSucceededDetails {
         result: Some(payload(result)),
@@ -99,7 +123,13 @@ pub(super) fn step_succeeded(op: &Operation, result: Option<&String>, attempt: u
 }
 
 /// StepFailed (a terminal FAIL, or a RETRY after an error when `delay` is set).
-pub(super) fn step_failed(op: &Operation, err: Option<&ErrorObject>, attempt: u32, delay: Option<i64>, at: Timestamp) -> Event {
+pub(super) fn step_failed(
+    op: &Operation,
+    err: Option<&ErrorObject>,
+    attempt: u32,
+    delay: Option<i64>,
+    at: Timestamp,
+) -> Event {
     let mut ev = base(EventType::StepFailed, op, at);
     ev.step_failed_details = Some(StepFailedDetails {
         error: Some(error(err)),
@@ -138,7 +168,13 @@ pub(super) fn wait_cancelled(op: &Operation, err: Option<&ErrorObject>, at: Time
 }
 
 /// CallbackStarted.
-pub(super) fn callback_started(op: &Operation, callback_id: &str, timeout: Option<i64>, heartbeat: Option<i64>, at: Timestamp) -> Event {
+pub(super) fn callback_started(
+    op: &Operation,
+    callback_id: &str,
+    timeout: Option<i64>,
+    heartbeat: Option<i64>,
+    at: Timestamp,
+) -> Event {
     let mut ev = base(EventType::CallbackStarted, op, at);
     ev.callback_started_details = Some(CallbackStartedDetails {
         callback_id: Some(callback_id.to_string()),
@@ -158,8 +194,15 @@ pub(super) fn callback_succeeded(op: &Operation, result: Option<&String>, at: Ti
 }
 
 /// CallbackFailed or CallbackTimedOut.
-pub(super) fn callback_failed(op: &Operation, err: &ErrorObject, timed_out: bool, at: Timestamp) -> Event {
-    let details = Some(ErrorDetails { error: Some(error(Some(err))) });
+pub(super) fn callback_failed(
+    op: &Operation,
+    err: &ErrorObject,
+    timed_out: bool,
+    at: Timestamp,
+) -> Event {
+    let details = Some(ErrorDetails {
+        error: Some(error(Some(err))),
+    });
     if timed_out {
         let mut ev = base(EventType::CallbackTimedOut, op, at);
         ev.callback_timed_out_details = details;
@@ -190,13 +233,23 @@ pub(super) fn context_succeeded(op: &Operation, result: Option<&String>, at: Tim
 /// ContextFailed.
 pub(super) fn context_failed(op: &Operation, err: Option<&ErrorObject>, at: Timestamp) -> Event {
     let mut ev = base(EventType::ContextFailed, op, at);
-    ev.context_failed_details = Some(ErrorDetails { error: Some(error(err)) });
+    ev.context_failed_details = Some(ErrorDetails {
+        error: Some(error(err)),
+    });
     ev
 }
 
 /// ChainedInvokeStarted, with `ExecutedVersion` and `DurableExecutionArn` always present
 /// (empty when there is no child execution).
-pub(super) fn chained_started(op: &Operation, function_name: &str, tenant_id: Option<&String>, input: Option<&String>, version: &str, child_arn: &str, at: Timestamp) -> Event {
+pub(super) fn chained_started(
+    op: &Operation,
+    function_name: &str,
+    tenant_id: Option<&String>,
+    input: Option<&String>,
+    version: &str,
+    child_arn: &str,
+    at: Timestamp,
+) -> Event {
     let mut ev = base(EventType::ChainedInvokeStarted, op, at);
     ev.chained_invoke_started_details = Some(ChainedInvokeStartedDetails {
         function_name: Some(function_name.to_string()),
@@ -209,8 +262,18 @@ pub(super) fn chained_started(op: &Operation, function_name: &str, tenant_id: Op
 }
 
 /// ChainedInvokeSucceeded / Failed / TimedOut / Stopped, by the operation's new status.
-pub(super) fn chained_ended(op: &Operation, status: OperationStatus, result: Option<&String>, err: Option<&ErrorObject>, at: Timestamp) -> Event {
-    let err_details = || Some(ErrorDetails { error: Some(error(err)) });
+pub(super) fn chained_ended(
+    op: &Operation,
+    status: OperationStatus,
+    result: Option<&String>,
+    err: Option<&ErrorObject>,
+    at: Timestamp,
+) -> Event {
+    let err_details = || {
+        Some(ErrorDetails {
+            error: Some(error(err)),
+        })
+    };
     match status {
         OperationStatus::Succeeded => {
             let mut ev = base(EventType::ChainedInvokeSucceeded, op, at);

@@ -5,6 +5,7 @@ use crate::api::ApiError;
 use uuid::Uuid;
 
 /// Longest checkpoint token the model allows.
+#[cfg(test)]
 pub(super) const MAX_TOKEN_LEN: usize = 2048;
 /// Longest callback id the model allows.
 pub(super) const MAX_CALLBACK_ID_LEN: usize = 1024;
@@ -72,11 +73,18 @@ pub(super) fn execution_arn(
     name: &str,
     id: &str,
 ) -> String {
-    format!("arn:aws:lambda:{region}:{account}:function:{function}:{version}/durable-execution/{name}/{id}")
+    format!(
+        "arn:aws:lambda:{region}:{account}:function:{function}:{version}/durable-execution/{name}/{id}"
+    )
 }
 
 /// `arn:aws:lambda:{region}:{account}:function:{fn}[:{version}]`.
-pub(super) fn function_arn(region: &str, account: &str, function: &str, version: Option<&str>) -> String {
+pub(super) fn function_arn(
+    region: &str,
+    account: &str,
+    function: &str,
+    version: Option<&str>,
+) -> String {
     match version {
         Some(v) => format!("arn:aws:lambda:{region}:{account}:function:{function}:{v}"),
         None => format!("arn:aws:lambda:{region}:{account}:function:{function}"),
@@ -146,14 +154,25 @@ impl Marker {
 
     /// Parses a marker; `ApiError` "Invalid marker" when it is not one of ours.
     pub fn decode(s: &str) -> Result<Marker, ApiError> {
-        let hex = |t: &str| u64::from_str_radix(t, 16).ok().filter(|_| !t.starts_with('+'));
+        let hex = |t: &str| {
+            u64::from_str_radix(t, 16)
+                .ok()
+                .filter(|_| !t.starts_with('+'))
+        };
         let parsed = match s.split_at_checked(1) {
-            Some(("s", rest)) => hex(rest).and_then(|v| usize::try_from(v).ok()).map(|from| Marker::State { from }),
+            Some(("s", rest)) => hex(rest)
+                .and_then(|v| usize::try_from(v).ok())
+                .map(|from| Marker::State { from }),
             Some(("h", rest)) => hex(rest).map(|next| Marker::History { next }),
             Some(("l", rest)) => hex(rest).map(|next| Marker::List { next }),
             Some(("c", rest)) => {
                 let mut it = rest.split('-');
-                match (it.next().and_then(hex), it.next().and_then(hex), it.next().and_then(hex), it.next()) {
+                match (
+                    it.next().and_then(hex),
+                    it.next().and_then(hex),
+                    it.next().and_then(hex),
+                    it.next(),
+                ) {
                     (Some(lo), Some(hi), Some(from), None) if lo <= hi => usize::try_from(from)
                         .ok()
                         .map(|from| Marker::Changed { lo, hi, from }),
@@ -215,7 +234,10 @@ mod tests {
             p("arn:aws:lambda:us-east-1:123456789012:function:orders"),
             f("orders", None)
         );
-        assert_eq!(p("arn:aws:lambda:eu-west-1:123456789012:function:orders"), None);
+        assert_eq!(
+            p("arn:aws:lambda:eu-west-1:123456789012:function:orders"),
+            None
+        );
         assert_eq!(p("999999999999:function:orders"), None);
         assert_eq!(p("bad name"), None);
         assert_eq!(p("orders:alias"), None);
@@ -225,14 +247,22 @@ mod tests {
     fn markers_round_trip_and_reject_garbage() {
         for m in [
             Marker::State { from: 17 },
-            Marker::Changed { lo: 1, hi: 9, from: 300 },
+            Marker::Changed {
+                lo: 1,
+                hi: 9,
+                from: 300,
+            },
             Marker::History { next: 101 },
             Marker::List { next: 0 },
         ] {
             assert_eq!(Marker::decode(&m.encode()), Ok(m));
         }
         for bad in ["", "x1", "s", "sz", "c1-2", "c3-2-1", "c1-2-3-4", "s+1"] {
-            assert_eq!(Marker::decode(bad).unwrap_err().message, "Invalid marker", "{bad}");
+            assert_eq!(
+                Marker::decode(bad).unwrap_err().message,
+                "Invalid marker",
+                "{bad}"
+            );
         }
     }
 

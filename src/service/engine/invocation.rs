@@ -3,13 +3,12 @@
 
 use super::checkpoint::{PAGE_OPS, state_page};
 use super::lifecycle::not_found;
-use super::record::Tx;
+use super::tx::Tx;
 use super::validate::MAX_CHAINED_BYTES;
 use super::{Engine, InvocationOutcome, events, ids};
 use crate::api::ApiError;
 use crate::model::*;
 use crate::service::store::RunningInvocation;
-use std::time::Duration;
 
 /// PENDING outputs in a row, with nothing pending, after which the execution fails.
 const MAX_EMPTY_PENDINGS: u32 = 3;
@@ -22,12 +21,15 @@ impl Engine {
     /// Begins a handler invocation if the execution is running, not being invoked and needs
     /// an invocation; returns the invocation input (first page of the visible operations).
     pub fn begin_invocation(&mut self, arn: &str) -> Result<Option<InvocationInput>, ApiError> {
+        self.expire_if_overdue(arn)?;
         let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
         if !rec.running() || rec.invoking() || !rec.h.needs_invocation {
             return Ok(None);
         }
         self.run(|eng, tx| {
-            let Some(rec) = eng.recs.get_mut(arn) else { return Ok(None) };
+            let Some(rec) = eng.recs.get_mut(arn) else {
+                return Ok(None);
+            };
             rec.last_checkpoint = None;
             let updated: Vec<String> = rec
                 .h
@@ -52,7 +54,10 @@ impl Engine {
             Ok(Some(InvocationInput {
                 durable_execution_arn: arn.to_string(),
                 checkpoint_token: token,
-                initial_execution_state: Some(InitialExecutionState { operations, next_marker }),
+                initial_execution_state: Some(InitialExecutionState {
+                    operations,
+                    next_marker,
+                }),
                 updated_operation_ids: Some(updated),
             }))
         })
@@ -69,7 +74,14 @@ impl Engine {
     /// Records how an invocation ended. `invocation` is the invocation id or the token of its
     /// input; an invocation that is not the one in flight is ignored. `started` is when the
     /// driver started it (InvocationCompleted.StartTimestamp).
-    pub fn complete_invocation(&mut self, arn: &str, invocation: &str, outcome: InvocationOutcome, request_id: String, started: Timestamp) -> Result<(), ApiError> {
+    pub fn complete_invocation(
+        &mut self,
+        arn: &str,
+        invocation: &str,
+        outcome: InvocationOutcome,
+        request_id: String,
+        started: Timestamp,
+    ) -> Result<(), ApiError> {
         let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
         let current = rec
             .h
@@ -77,7 +89,11 @@ impl Engine {
             .as_ref()
             .is_some_and(|i| i.id == invocation || i.input_token == invocation);
         if !current {
-            tracing::debug!(arn, invocation, "ignoring the outcome of an invocation that is not in flight");
+            tracing::debug!(
+                arn,
+                invocation,
+                "ignoring the outcome of an invocation that is not in flight"
+            );
             return Ok(());
         }
         self.run(|eng, tx| {
@@ -86,15 +102,29 @@ impl Engine {
         })
     }
 
-    fn end_invocation(&mut self, tx: &mut Tx, arn: &str, outcome: InvocationOutcome, request_id: String, started: Timestamp) {
+    fn end_invocation(
+        &mut self,
+        tx: &mut Tx,
+        arn: &str,
+        outcome: InvocationOutcome,
+        request_id: String,
+        started: Timestamp,
+    ) {
         let now = tx.now;
-        let Some(rec) = self.recs.get_mut(arn) else { return };
+        let Some(rec) = self.recs.get_mut(arn) else {
+            return;
+        };
         let failure = match &outcome {
             InvocationOutcome::Error(e) | InvocationOutcome::Unrecoverable(e) => Some(e),
             InvocationOutcome::Output(_) => None,
         };
-        let Some(inv) = rec.header(tx).invocation.take() else { return };
-        rec.append_event(tx, events::invocation_completed(started, now, request_id, failure));
+        let Some(inv) = rec.header(tx).invocation.take() else {
+            return;
+        };
+        rec.append_event(
+            tx,
+            events::invocation_completed(started, now, request_id, failure),
+        );
         rec.flush_held(tx);
         if !rec.running() {
             return;
@@ -107,24 +137,38 @@ impl Engine {
                     InvocationStatus::Succeeded if out.error.is_some() => Some(end(
                         ExecutionStatus::Failed,
                         None,
-                        Some(output_error("Cannot provide an Error for SUCCEEDED status.")),
+                        Some(output_error(
+                            "Cannot provide an Error for SUCCEEDED status.",
+                        )),
                     )),
                     InvocationStatus::Succeeded
-                        if rec.h.parent.is_some() && out.result.as_ref().is_some_and(|r| r.len() > MAX_CHAINED_BYTES) =>
+                        if rec.h.parent.is_some()
+                            && out
+                                .result
+                                .as_ref()
+                                .is_some_and(|r| r.len() > MAX_CHAINED_BYTES) =>
                     {
                         Some(end(
                             ExecutionStatus::Failed,
                             None,
-                            Some(output_error("Execution output payload size must be less than or equal to 1048576 bytes.")),
+                            Some(output_error(
+                                "Execution output payload size must be less than or equal to 1048576 bytes.",
+                            )),
                         ))
                     }
-                    InvocationStatus::Succeeded => Some(end(ExecutionStatus::Succeeded, out.result, None)),
+                    InvocationStatus::Succeeded => {
+                        Some(end(ExecutionStatus::Succeeded, out.result, None))
+                    }
                     InvocationStatus::Failed if out.result.is_some() => Some(end(
                         ExecutionStatus::Failed,
                         None,
                         Some(output_error("Cannot provide a Result for FAILED status.")),
                     )),
-                    InvocationStatus::Failed => Some(end(ExecutionStatus::Failed, None, Some(out.error.unwrap_or_default()))),
+                    InvocationStatus::Failed => Some(end(
+                        ExecutionStatus::Failed,
+                        None,
+                        Some(out.error.unwrap_or_default()),
+                    )),
                     InvocationStatus::Pending => {
                         let unseen = rec.changed_after(inv.seen_seq).next().is_some();
                         let progressed = rec.h.change_seq > inv.input_seq;
@@ -143,7 +187,9 @@ impl Engine {
                                 Some(end(
                                     ExecutionStatus::Failed,
                                     None,
-                                    Some(output_error("Cannot return PENDING status with no pending operations.")),
+                                    Some(output_error(
+                                        "Cannot return PENDING status with no pending operations.",
+                                    )),
                                 ))
                             } else {
                                 h.needs_invocation = true;
@@ -161,11 +207,13 @@ impl Engine {
                 if h.consecutive_failures >= max {
                     Some(end(ExecutionStatus::Failed, None, Some(e)))
                 } else {
-                    h.retry_at = Some(now.add(delay.max(Duration::ZERO)));
+                    h.retry_at = Some(now.add(delay));
                     None
                 }
             }
-            InvocationOutcome::Unrecoverable(e) => Some(end(ExecutionStatus::Failed, None, Some(e))),
+            InvocationOutcome::Unrecoverable(e) => {
+                Some(end(ExecutionStatus::Failed, None, Some(e)))
+            }
         };
         if let Some((status, result, error)) = verdict {
             self.finish_execution(tx, arn, status, result, error);

@@ -2,7 +2,8 @@
 //! stopped) and StopDurableExecution.
 
 use super::ids::{self, check_simple_name};
-use super::record::{ExecutionRecord, Tx};
+use super::record::ExecutionRecord;
+use super::tx::Tx;
 use super::{Engine, StartExecution, Started, events};
 use crate::api::{ApiError, ErrorCode};
 use crate::model::*;
@@ -45,23 +46,30 @@ impl Engine {
         if let Some(id) = &req.invocation_id {
             check_simple_name("InvocationId", id, 64)?;
         }
-        if req.input.as_ref().is_some_and(|i| i.len() > MAX_INPUT_BYTES) {
+        if req
+            .input
+            .as_ref()
+            .is_some_and(|i| i.len() > MAX_INPUT_BYTES)
+        {
             return Err(ApiError::new(
                 ErrorCode::RequestTooLarge,
-                format!("Input payload size must be less than or equal to {MAX_INPUT_BYTES} bytes."),
+                format!(
+                    "Input payload size must be less than or equal to {MAX_INPUT_BYTES} bytes."
+                ),
             ));
         }
-        if let Some(t) = req.execution_timeout_seconds {
-            if !(1..=MAX_EXECUTION_TIMEOUT).contains(&t) {
-                return Err(ApiError::invalid(format!(
-                    "ExecutionTimeout must be between 1 and {MAX_EXECUTION_TIMEOUT} seconds."
-                )));
-            }
+        if req
+            .execution_timeout_seconds
+            .is_some_and(|t| !(1..=MAX_EXECUTION_TIMEOUT).contains(&t))
+        {
+            return Err(ApiError::invalid(format!(
+                "ExecutionTimeout must be between 1 and {MAX_EXECUTION_TIMEOUT} seconds."
+            )));
         }
-        if let Some(d) = req.retention_days {
-            if !(1..=90).contains(&d) {
-                return Err(ApiError::invalid("RetentionPeriodInDays must be between 1 and 90."));
-            }
+        if req.retention_days.is_some_and(|d| !(1..=90).contains(&d)) {
+            return Err(ApiError::invalid(
+                "RetentionPeriodInDays must be between 1 and 90.",
+            ));
         }
         if let Some(name) = &req.execution_name {
             let key = (req.function_name.clone(), name.clone());
@@ -106,7 +114,14 @@ impl Engine {
     /// invocation at once; returns its ARN.
     pub(super) fn create_execution(&mut self, tx: &mut Tx, n: NewExecution) -> String {
         let (region, account) = (&self.config.region, &self.config.account_id);
-        let arn = ids::execution_arn(region, account, &n.function_name, &n.version, &n.name, &n.op_id);
+        let arn = ids::execution_arn(
+            region,
+            account,
+            &n.function_name,
+            &n.version,
+            &n.name,
+            &n.op_id,
+        );
         let ix = &mut self.ix;
         let created_seq = ix.next_created_seq;
         ix.next_created_seq += 1;
@@ -139,16 +154,32 @@ impl Engine {
             held_events: Vec::new(),
         });
         tx.created(&rec);
-        let mut op = Operation::new(n.op_id, OperationType::Execution, OperationStatus::Started, now);
+        let mut op = Operation::new(
+            n.op_id,
+            OperationType::Execution,
+            OperationStatus::Started,
+            now,
+        );
         op.name = Some(rec.h.name.clone());
         op.execution_details = Some(ExecutionDetails {
             input_payload: rec.h.input.clone(),
         });
-        let ev = events::execution_started(&op, rec.h.input.as_ref(), rec.h.execution_timeout.unwrap_or(0), now);
+        let ev = events::execution_started(
+            &op,
+            rec.h.input.as_ref(),
+            rec.h.execution_timeout.unwrap_or(0),
+            now,
+        );
         rec.push_op(ix, tx, op, OperationMeta::default());
         rec.append_event(tx, ev);
-        ix.by_name.insert((rec.h.function_name.clone(), rec.h.name.clone()), arn.clone());
-        ix.by_function.entry(rec.h.function_name.clone()).or_default().insert(created_seq);
+        ix.by_name.insert(
+            (rec.h.function_name.clone(), rec.h.name.clone()),
+            arn.clone(),
+        );
+        ix.by_function
+            .entry(rec.h.function_name.clone())
+            .or_default()
+            .insert(created_seq);
         ix.order.insert(created_seq, arn.clone());
         self.recs.insert(arn.clone(), rec);
         arn
@@ -156,9 +187,18 @@ impl Engine {
 
     /// Ends a running execution. Its terminal event is held while an invocation runs (it must
     /// follow that invocation's InvocationCompleted); a chained parent's operation completes.
-    pub(super) fn finish_execution(&mut self, tx: &mut Tx, arn: &str, status: ExecutionStatus, result: Option<String>, error: Option<ErrorObject>) {
+    pub(super) fn finish_execution(
+        &mut self,
+        tx: &mut Tx,
+        arn: &str,
+        status: ExecutionStatus,
+        result: Option<String>,
+        error: Option<ErrorObject>,
+    ) {
         let now = tx.now;
-        let Some((rec, ix)) = self.rec_mut(arn) else { return };
+        let Some((rec, ix)) = self.rec_mut(arn) else {
+            return;
+        };
         if !rec.running() {
             return;
         }
@@ -187,7 +227,8 @@ impl Engine {
                 op.end_timestamp = Some(now);
             });
             if let Some(e) = rec.ops.get(idx) {
-                let ev = events::execution_ended(&e.op, status, result.as_ref(), error.as_ref(), now);
+                let ev =
+                    events::execution_ended(&e.op, status, result.as_ref(), error.as_ref(), now);
                 rec.emit_async(tx, ev);
             }
         }
@@ -199,7 +240,10 @@ impl Engine {
                     None,
                     Some(ErrorObject::new(
                         "ChainedInvoke.Timeout",
-                        format!("CHAINED_INVOKE timed out after {} seconds.", timeout.unwrap_or(0)),
+                        format!(
+                            "CHAINED_INVOKE timed out after {} seconds.",
+                            timeout.unwrap_or(0)
+                        ),
                     )),
                 ),
                 ExecutionStatus::Stopped => (OperationStatus::Stopped, None, error),
@@ -211,22 +255,32 @@ impl Engine {
 
     /// StopDurableExecution: a running execution becomes STOPPED (default error message
     /// "Execution stopped by user request"); a terminal one reports its end time.
-    pub fn stop(&mut self, arn: &str, error: Option<ErrorObject>) -> Result<StopDurableExecutionResponse, ApiError> {
+    pub fn stop(
+        &mut self,
+        arn: &str,
+        error: Option<ErrorObject>,
+    ) -> Result<StopDurableExecutionResponse, ApiError> {
         let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
         if !rec.running() {
             return Ok(StopDurableExecutionResponse {
                 stop_timestamp: rec.h.end.unwrap_or(rec.h.start),
             });
         }
-        let error = error.unwrap_or_else(|| ErrorObject::message("Execution stopped by user request"));
+        let error =
+            error.unwrap_or_else(|| ErrorObject::message("Execution stopped by user request"));
         self.run(|eng, tx| {
             eng.finish_execution(tx, arn, ExecutionStatus::Stopped, None, Some(error));
-            Ok(StopDurableExecutionResponse { stop_timestamp: tx.now })
+            Ok(StopDurableExecutionResponse {
+                stop_timestamp: tx.now,
+            })
         })
     }
 }
 
 /// ResourceNotFoundException for an unknown execution.
 pub(super) fn not_found(arn: &str) -> ApiError {
-    ApiError::not_found(format!("Durable execution not found: {}", ids::truncate(arn, 1100)))
+    ApiError::not_found(format!(
+        "Durable execution not found: {}",
+        ids::truncate(arn, 1100)
+    ))
 }

@@ -10,11 +10,14 @@ mod callbacks;
 mod checkpoint;
 mod events;
 mod ids;
+mod indexes;
 mod invocation;
 mod lifecycle;
 mod query;
 mod record;
+mod recovery;
 mod timers;
+mod tx;
 mod types;
 mod validate;
 
@@ -27,9 +30,11 @@ use super::clock::Clock;
 use super::store::{CallbackRow, EventRow, MemStore, OperationRow, Store, StoreError, WriteBatch};
 use crate::api::{ApiError, ErrorCode};
 use crate::model::{ErrorObject, Timestamp};
-use record::{ExecutionRecord, Indexes, Tx};
+use indexes::Indexes;
+use record::ExecutionRecord;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tx::Tx;
 
 /// The local durable service's state machine over all executions.
 pub struct Engine {
@@ -63,7 +68,11 @@ impl Engine {
 
     /// An engine over `store`, rebuilt from what it loads. Invocations that were running
     /// when the state was saved count as failed (the process that ran them is gone).
-    pub fn open(config: EngineConfig, clock: Arc<dyn Clock>, mut store: Box<dyn Store>) -> Result<Self, StoreError> {
+    pub fn open(
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+        mut store: Box<dyn Store>,
+    ) -> Result<Self, StoreError> {
         let loaded = store.load()?;
         let mut engine = Engine::new(config, clock);
         engine.store = store;
@@ -71,18 +80,36 @@ impl Engine {
             let h = stored.execution;
             let mut ops = stored.operations;
             ops.sort_by_key(|r| r.index);
-            if ops.iter().enumerate().any(|(i, r)| r.index != i || r.arn != h.arn) {
-                return Err(StoreError::Corrupt(format!("operations of {} are not numbered 0..n", h.arn)));
+            if ops
+                .iter()
+                .enumerate()
+                .any(|(i, r)| r.index != i || r.arn != h.arn)
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "operations of {} are not numbered 0..n",
+                    h.arn
+                )));
             }
             let mut events = stored.events;
             events.sort_by_key(|e| e.event_id);
-            if events.iter().enumerate().any(|(i, e)| e.event_id != i as u64 + 1) {
-                return Err(StoreError::Corrupt(format!("events of {} are not numbered 1..=n", h.arn)));
+            if events
+                .iter()
+                .enumerate()
+                .any(|(i, e)| e.event_id != i as u64 + 1)
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "events of {} are not numbered 1..=n",
+                    h.arn
+                )));
             }
             let ix = &mut engine.ix;
-            ix.next_created_seq = ix.next_created_seq.max(h.created_seq + 1);
-            ix.by_name.insert((h.function_name.clone(), h.name.clone()), h.arn.clone());
-            ix.by_function.entry(h.function_name.clone()).or_default().insert(h.created_seq);
+            ix.next_created_seq = ix.next_created_seq.max(h.created_seq.saturating_add(1));
+            ix.by_name
+                .insert((h.function_name.clone(), h.name.clone()), h.arn.clone());
+            ix.by_function
+                .entry(h.function_name.clone())
+                .or_default()
+                .insert(h.created_seq);
             ix.order.insert(h.created_seq, h.arn.clone());
             let arn = h.arn.clone();
             let ops = ops.into_iter().map(|r| (r.operation, r.meta)).collect();
@@ -92,7 +119,11 @@ impl Engine {
         let interrupted: Vec<(String, String, Timestamp)> = engine
             .recs
             .values()
-            .filter_map(|r| r.h.invocation.as_ref().map(|i| (r.h.arn.clone(), i.id.clone(), i.began)))
+            .filter_map(|r| {
+                r.h.invocation
+                    .as_ref()
+                    .map(|i| (r.h.arn.clone(), i.id.clone(), i.began))
+            })
             .collect();
         for (arn, id, began) in interrupted {
             let error = ErrorObject::new(
@@ -100,7 +131,13 @@ impl Engine {
                 "The local durable service restarted while the invocation was running.",
             );
             engine
-                .complete_invocation(&arn, &id, InvocationOutcome::Error(error), format!("local-{}", ids::uuid()), began)
+                .complete_invocation(
+                    &arn,
+                    &id,
+                    InvocationOutcome::Error(error),
+                    format!("local-{}", ids::uuid()),
+                    began,
+                )
                 .map_err(|e| StoreError::Backend(e.message))?;
         }
         Ok(engine)
@@ -123,7 +160,11 @@ impl Engine {
 
     /// ARNs of executions waiting for an invocation now, oldest first.
     pub fn runnable(&self) -> Vec<String> {
-        self.ix.runnable.iter().map(|(_, arn)| arn.clone()).collect()
+        self.ix
+            .runnable
+            .iter()
+            .map(|(_, arn)| arn.clone())
+            .collect()
     }
 
     /// The earliest armed deadline over all executions.
@@ -152,7 +193,10 @@ impl Engine {
     }
 
     /// Runs `f` as one transaction: commit to the store on success, roll back on any error.
-    fn run<T>(&mut self, f: impl FnOnce(&mut Self, &mut Tx) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Tx) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let mut tx = Tx::new(self.clock.now(), self.ix.plain.len());
         let out = match f(self, &mut tx) {
             Ok(v) => v,
@@ -175,7 +219,10 @@ impl Engine {
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "store commit failed; change rolled back");
                 tx.rollback(&mut self.recs, &mut self.ix);
-                Err(ApiError::new(ErrorCode::Service, format!("The local store failed: {e}")))
+                Err(ApiError::new(
+                    ErrorCode::Service,
+                    format!("The local store failed: {e}"),
+                ))
             }
         }
     }
@@ -184,7 +231,9 @@ impl Engine {
     fn batch(&self, tx: &Tx) -> WriteBatch {
         let mut b = WriteBatch::default();
         for t in tx.touched() {
-            let Some(rec) = self.recs.get(t.arn) else { continue };
+            let Some(rec) = self.recs.get(t.arn) else {
+                continue;
+            };
             b.executions.push(rec.h.clone());
             for &idx in t.ops {
                 let Some(e) = rec.ops.get(idx) else { continue };
@@ -195,7 +244,12 @@ impl Engine {
                     meta: e.meta.clone(),
                 });
                 let new = t.created || idx >= t.ops_len;
-                if let Some(id) = e.op.callback_details.as_ref().and_then(|d| d.callback_id.as_ref()).filter(|_| new) {
+                if let Some(id) =
+                    e.op.callback_details
+                        .as_ref()
+                        .and_then(|d| d.callback_id.as_ref())
+                        .filter(|_| new)
+                {
                     b.callbacks.push(CallbackRow {
                         callback_id: id.clone(),
                         arn: t.arn.to_string(),

@@ -11,7 +11,11 @@ use std::time::Duration;
 
 impl Engine {
     /// GetDurableExecution.
-    pub fn get_execution(&self, arn: &str, include_data: bool) -> Result<GetDurableExecutionResponse, ApiError> {
+    pub fn get_execution(
+        &self,
+        arn: &str,
+        include_data: bool,
+    ) -> Result<GetDurableExecutionResponse, ApiError> {
         let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
         let h = &rec.h;
         let timeout_at = h
@@ -27,7 +31,10 @@ impl Engine {
                 .result
                 .clone()
                 .filter(|_| include_data && h.status == ExecutionStatus::Succeeded),
-            error: h.error.clone().filter(|_| h.status.is_terminal() && h.status != ExecutionStatus::Succeeded),
+            error: h
+                .error
+                .clone()
+                .filter(|_| h.status.is_terminal() && h.status != ExecutionStatus::Succeeded),
             start_timestamp: h.start,
             status: h.status,
             end_timestamp: h.end,
@@ -44,12 +51,50 @@ impl Engine {
         })
     }
 
+    /// Every operation of an execution in creation order, hidden ones included (for tools
+    /// and tests; handlers read state through [`Engine::get_state`]).
+    pub fn operations(&self, arn: &str) -> Result<Vec<Operation>, ApiError> {
+        let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
+        Ok(rec.ops.iter().map(|e| e.op.clone()).collect())
+    }
+
+    /// Every recorded event of an execution (events held back during a running invocation
+    /// are not recorded yet).
+    pub fn events(&self, arn: &str) -> Result<Vec<Event>, ApiError> {
+        let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
+        Ok(rec.events.clone())
+    }
+
+    /// `(name, callback id)` of the execution's STARTED callbacks, in creation order (the
+    /// name is empty when the operation has none).
+    pub fn open_callbacks(&self, arn: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let rec = self.recs.get(arn).ok_or_else(|| not_found(arn))?;
+        Ok(rec
+            .callback_ops()
+            .iter()
+            .filter_map(|&i| rec.ops.get(i))
+            .filter(|e| e.op.status == OperationStatus::Started && rec.running())
+            .filter_map(|e| {
+                let id = e.op.callback_details.as_ref()?.callback_id.clone()?;
+                Some((e.op.name.clone().unwrap_or_default(), id))
+            })
+            .collect())
+    }
+
     fn function_arn(&self, rec: &ExecutionRecord) -> String {
-        ids::function_arn(&self.config.region, &self.config.account_id, &rec.h.function_name, Some(&rec.h.version))
+        ids::function_arn(
+            &self.config.region,
+            &self.config.account_id,
+            &rec.h.function_name,
+            Some(&rec.h.version),
+        )
     }
 
     /// GetDurableExecutionHistory (IncludeExecutionData defaults to true).
-    pub fn get_history(&self, req: GetDurableExecutionHistoryRequest) -> Result<GetDurableExecutionHistoryResponse, ApiError> {
+    pub fn get_history(
+        &self,
+        req: GetDurableExecutionHistoryRequest,
+    ) -> Result<GetDurableExecutionHistoryResponse, ApiError> {
         let rec = self
             .recs
             .get(&req.durable_execution_arn)
@@ -94,7 +139,10 @@ impl Engine {
 
     /// ListDurableExecutionsByFunction: the function may be a name, `name:qualifier`, a
     /// partial or a full ARN; an unknown function is ResourceNotFound.
-    pub fn list_by_function(&self, req: ListDurableExecutionsByFunctionRequest) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
+    pub fn list_by_function(
+        &self,
+        req: ListDurableExecutionsByFunctionRequest,
+    ) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
         self.list_executions(ListExecutions {
             function_name: Some(req.function_name),
             qualifier: req.qualifier,
@@ -109,24 +157,39 @@ impl Engine {
     }
 
     /// Lists executions of one function or of all (newest first unless `reverse_order`).
-    pub fn list_executions(&self, req: ListExecutions) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
+    pub fn list_executions(
+        &self,
+        req: ListExecutions,
+    ) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
         let max = ids::page_size(req.max_items)?;
         let reverse = req.reverse_order.unwrap_or(false);
         let mut qualifier = req.qualifier.filter(|q| !q.is_empty());
         let function = match &req.function_name {
             None => None,
             Some(f) => {
-                let missing = || ApiError::not_found(format!("Function not found: {}", ids::truncate(f, 300)));
-                let fref = ids::parse_function_ref(f, &self.config.region, &self.config.account_id).ok_or_else(missing)?;
-                if !self.config.functions.contains_key(&fref.name) && !self.ix.by_function.contains_key(&fref.name) {
+                let missing = || {
+                    ApiError::not_found(format!("Function not found: {}", ids::truncate(f, 300)))
+                };
+                let fref = ids::parse_function_ref(f, &self.config.region, &self.config.account_id)
+                    .ok_or_else(missing)?;
+                if !self.config.functions.contains_key(&fref.name)
+                    && !self.ix.by_function.contains_key(&fref.name)
+                {
                     return Err(ApiError::not_found(format!(
                         "Function not found: {}",
-                        ids::function_arn(&self.config.region, &self.config.account_id, &fref.name, None)
+                        ids::function_arn(
+                            &self.config.region,
+                            &self.config.account_id,
+                            &fref.name,
+                            None
+                        )
                     )));
                 }
                 match (&qualifier, &fref.qualifier) {
                     (Some(a), Some(b)) if a != b => {
-                        return Err(ApiError::invalid("The Qualifier does not match the qualifier in FunctionName."));
+                        return Err(ApiError::invalid(
+                            "The Qualifier does not match the qualifier in FunctionName.",
+                        ));
                     }
                     (None, Some(b)) => qualifier = Some(b.clone()),
                     _ => {}
@@ -153,16 +216,27 @@ impl Engine {
             }
             None => match (reverse, start) {
                 (true, s) => Box::new(self.ix.order.range(s.unwrap_or(0)..).map(|(k, _)| *k)),
-                (false, s) => Box::new(self.ix.order.range(..=s.unwrap_or(u64::MAX)).rev().map(|(k, _)| *k)),
+                (false, s) => Box::new(
+                    self.ix
+                        .order
+                        .range(..=s.unwrap_or(u64::MAX))
+                        .rev()
+                        .map(|(k, _)| *k),
+                ),
             },
         };
         let mut out = Vec::new();
         let mut next_marker = None;
         for seq in seqs {
-            let Some(rec) = self.ix.order.get(&seq).and_then(|arn| self.recs.get(arn)) else { continue };
+            let Some(rec) = self.ix.order.get(&seq).and_then(|arn| self.recs.get(arn)) else {
+                continue;
+            };
             let h = &rec.h;
             let keep = qualifier.as_ref().is_none_or(|q| *q == h.version)
-                && req.durable_execution_name.as_ref().is_none_or(|n| *n == h.name)
+                && req
+                    .durable_execution_name
+                    .as_ref()
+                    .is_none_or(|n| *n == h.name)
                 && (req.statuses.is_empty() || req.statuses.contains(&h.status))
                 && req.started_after.is_none_or(|t| h.start >= t)
                 && req.started_before.is_none_or(|t| h.start <= t);

@@ -1,52 +1,15 @@
-//! One execution in memory ([`ExecutionRecord`]), the engine-wide indexes ([`Indexes`]) and
-//! the transaction log ([`Tx`]) that lets a call be rolled back when the store refuses it.
+//! One execution in memory ([`ExecutionRecord`]): its row, operations and events, plus what
+//! the engine derives from them (id index, change sequence index, visibility, timers).
 //!
-//! Everything in a record other than its row, operations and events is derived and can be
-//! rebuilt from them ([`ExecutionRecord::rebuild`]): that is what [`super::Engine::open`]
-//! does after a load and what a rollback does after restoring the snapshots.
+//! Everything derived can be rebuilt from the row, the operations and the events
+//! ([`ExecutionRecord::rebuild`]): that is what [`super::Engine::open`] does after a load
+//! and what a rollback does after restoring the snapshots of [`Tx`].
 
-use super::types::PendingInvoke;
+use super::indexes::{Indexes, TimerKind};
+use super::tx::Tx;
 use crate::model::*;
 use crate::service::store::{ExecutionRow, OperationMeta};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// What a timer does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum TimerKind {
-    /// The execution times out.
-    ExecutionTimeout,
-    /// A failed invocation is retried.
-    InvocationRetry,
-    /// A WAIT (by operation index) fires.
-    WaitEnd(usize),
-    /// A PENDING STEP becomes READY.
-    StepRetry(usize),
-    /// A CALLBACK times out.
-    CallbackTimeout(usize),
-    /// A CALLBACK times out without a heartbeat.
-    CallbackHeartbeat(usize),
-}
-
-/// Engine-wide indexes over all executions.
-#[derive(Default)]
-pub(super) struct Indexes {
-    /// (function, execution name) → ARN.
-    pub by_name: HashMap<(String, String), String>,
-    /// function → creation sequence numbers of its executions.
-    pub by_function: HashMap<String, BTreeSet<u64>>,
-    /// creation sequence number → ARN.
-    pub order: BTreeMap<u64, String>,
-    /// callback id → (ARN, operation index).
-    pub callbacks: HashMap<String, (String, usize)>,
-    /// Every armed timer.
-    pub timers: BTreeSet<(Timestamp, String, TimerKind)>,
-    /// Executions waiting for an invocation, by creation order.
-    pub runnable: BTreeSet<(u64, String)>,
-    /// Chained invokes of plain functions not yet taken by a driver.
-    pub plain: Vec<PendingInvoke>,
-    /// Next creation sequence number.
-    pub next_created_seq: u64,
-}
 
 /// An operation and what the engine derives about it.
 #[derive(Clone, Debug)]
@@ -89,115 +52,10 @@ pub(super) struct ExecutionRecord {
     exec_armed: [Option<Timestamp>; 2],
     /// Operations something is pending on (WAIT/CALLBACK/CHAINED_INVOKE STARTED, STEP PENDING).
     open_ops: usize,
+    /// Indexes of CALLBACK operations.
+    callback_ops: Vec<usize>,
     /// The last accepted checkpoint (memory only).
     pub last_checkpoint: Option<CachedCheckpoint>,
-}
-
-/// State of a record before the transaction first changed it.
-struct Snapshot {
-    header: ExecutionRow,
-    ops_len: usize,
-    events_len: usize,
-    old_ops: HashMap<usize, (Operation, OperationMeta)>,
-    touched_ops: BTreeSet<usize>,
-}
-
-/// The undo information and change set of one engine call.
-pub(super) struct Tx {
-    /// The time of the call.
-    pub now: Timestamp,
-    snaps: HashMap<String, Snapshot>,
-    order: Vec<String>,
-    created: Vec<String>,
-    plain_len: usize,
-}
-
-/// What a transaction changed in one record.
-pub(super) struct TouchedRecord<'a> {
-    pub arn: &'a str,
-    pub created: bool,
-    pub ops: &'a BTreeSet<usize>,
-    pub ops_len: usize,
-    pub events_len: usize,
-}
-
-impl Tx {
-    /// A transaction at `now`, over indexes whose plain-invoke queue has `plain_len` entries.
-    pub fn new(now: Timestamp, plain_len: usize) -> Self {
-        Tx {
-            now,
-            snaps: HashMap::new(),
-            order: Vec::new(),
-            created: Vec::new(),
-            plain_len,
-        }
-    }
-
-    /// Registers a record created by this transaction.
-    pub fn created(&mut self, rec: &ExecutionRecord) {
-        self.created.push(rec.h.arn.clone());
-        self.order.push(rec.h.arn.clone());
-        self.snaps.insert(
-            rec.h.arn.clone(),
-            Snapshot {
-                header: rec.h.clone(),
-                ops_len: 0,
-                events_len: 0,
-                old_ops: HashMap::new(),
-                touched_ops: (0..rec.ops.len()).collect(),
-            },
-        );
-    }
-
-    /// ARNs of records this transaction changed, in first-touch order.
-    pub fn touched(&self) -> impl Iterator<Item = TouchedRecord<'_>> {
-        self.order.iter().filter_map(|arn| {
-            self.snaps.get(arn).map(|s| TouchedRecord {
-                arn,
-                created: self.created.contains(arn),
-                ops: &s.touched_ops,
-                ops_len: s.ops_len,
-                events_len: s.events_len,
-            })
-        })
-    }
-
-    /// Whether nothing was changed.
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty() && self.created.is_empty()
-    }
-
-    /// Undoes the transaction's changes to `recs` and `ix`.
-    pub fn rollback(self, recs: &mut HashMap<String, ExecutionRecord>, ix: &mut Indexes) {
-        for arn in &self.created {
-            if let Some(mut rec) = recs.remove(arn) {
-                rec.unindex(ix);
-                ix.by_name.remove(&(rec.h.function_name.clone(), rec.h.name.clone()));
-                if let Some(set) = ix.by_function.get_mut(&rec.h.function_name) {
-                    set.remove(&rec.h.created_seq);
-                }
-                ix.order.remove(&rec.h.created_seq);
-            }
-        }
-        for (arn, snap) in self.snaps {
-            if self.created.contains(&arn) {
-                continue;
-            }
-            let Some(rec) = recs.get_mut(&arn) else { continue };
-            rec.unindex(ix);
-            for (idx, (op, meta)) in snap.old_ops {
-                if let Some(e) = rec.ops.get_mut(idx) {
-                    e.op = op;
-                    e.meta = meta;
-                }
-            }
-            rec.ops.truncate(snap.ops_len);
-            rec.events.truncate(snap.events_len);
-            rec.h = snap.header;
-            rec.rebuild(ix);
-        }
-        ix.plain.truncate(self.plain_len);
-    }
 }
 
 /// Whether something is pending on the operation (the handler may suspend on it).
@@ -237,8 +95,12 @@ fn op_timers(idx: usize, e: &OpEntry) -> [Option<(Timestamp, TimerKind)>; 2] {
             None,
         ],
         (T::Callback, S::Started) => [
-            e.meta.callback_timeout_at.map(|t| (t, TimerKind::CallbackTimeout(idx))),
-            e.meta.heartbeat_at.map(|t| (t, TimerKind::CallbackHeartbeat(idx))),
+            e.meta
+                .callback_timeout_at
+                .map(|t| (t, TimerKind::CallbackTimeout(idx))),
+            e.meta
+                .heartbeat_at
+                .map(|t| (t, TimerKind::CallbackHeartbeat(idx))),
         ],
         _ => [None, None],
     }
@@ -257,12 +119,18 @@ impl ExecutionRecord {
             timers: BTreeSet::new(),
             exec_armed: [None, None],
             open_ops: 0,
+            callback_ops: Vec::new(),
             last_checkpoint: None,
         }
     }
 
     /// A record rebuilt from stored parts (operations in index order).
-    pub fn restore(h: ExecutionRow, ops: Vec<(Operation, OperationMeta)>, events: Vec<Event>, ix: &mut Indexes) -> Self {
+    pub fn restore(
+        h: ExecutionRow,
+        ops: Vec<(Operation, OperationMeta)>,
+        events: Vec<Event>,
+        ix: &mut Indexes,
+    ) -> Self {
         let mut rec = ExecutionRecord::new(h);
         rec.ops = ops
             .into_iter()
@@ -279,29 +147,11 @@ impl ExecutionRecord {
     }
 
     fn snap(&mut self, tx: &mut Tx) {
-        if !tx.snaps.contains_key(self.h.arn.as_str()) {
-            tx.order.push(self.h.arn.clone());
-            tx.snaps.insert(
-                self.h.arn.clone(),
-                Snapshot {
-                    header: self.h.clone(),
-                    ops_len: self.ops.len(),
-                    events_len: self.events.len(),
-                    old_ops: HashMap::new(),
-                    touched_ops: BTreeSet::new(),
-                },
-            );
-        }
+        tx.snapshot(self);
     }
 
     fn snap_op(&mut self, tx: &mut Tx, idx: usize) {
-        self.snap(tx);
-        if let (Some(s), Some(e)) = (tx.snaps.get_mut(self.h.arn.as_str()), self.ops.get(idx)) {
-            if idx < s.ops_len && !s.old_ops.contains_key(&idx) {
-                s.old_ops.insert(idx, (e.op.clone(), e.meta.clone()));
-            }
-            s.touched_ops.insert(idx);
-        }
+        tx.snapshot_op(self, idx);
     }
 
     /// The row, for changing it within `tx`.
@@ -361,7 +211,13 @@ impl ExecutionRecord {
     }
 
     /// Appends a new operation; returns its index.
-    pub fn push_op(&mut self, ix: &mut Indexes, tx: &mut Tx, op: Operation, meta: OperationMeta) -> usize {
+    pub fn push_op(
+        &mut self,
+        ix: &mut Indexes,
+        tx: &mut Tx,
+        op: Operation,
+        meta: OperationMeta,
+    ) -> usize {
         self.snap(tx);
         let idx = self.ops.len();
         let parent = op.parent_id.as_ref().and_then(|p| self.ids.get(p).copied());
@@ -371,8 +227,13 @@ impl ExecutionRecord {
         if let Some(p) = parent.and_then(|p| self.ops.get_mut(p)) {
             p.children.push(idx);
         }
-        if let Some(id) = op.callback_details.as_ref().and_then(|d| d.callback_id.clone()) {
+        if let Some(id) = op
+            .callback_details
+            .as_ref()
+            .and_then(|d| d.callback_id.clone())
+        {
             ix.callbacks.insert(id, (self.h.arn.clone(), idx));
+            self.callback_ops.push(idx);
         }
         self.ids.insert(op.id.clone(), idx);
         self.ops.push(OpEntry {
@@ -386,25 +247,44 @@ impl ExecutionRecord {
         }
         self.bump(idx);
         self.after_change(ix, idx, [None, None], false);
-        if let Some(s) = tx.snaps.get_mut(self.h.arn.as_str()) {
-            s.touched_ops.insert(idx);
-        }
+        tx.snapshot_op(self, idx);
         idx
     }
 
     /// Changes an operation the handler can see (bumps its change sequence number).
-    pub fn update_op(&mut self, ix: &mut Indexes, tx: &mut Tx, idx: usize, f: impl FnOnce(&mut Operation, &mut OperationMeta)) {
+    pub fn update_op(
+        &mut self,
+        ix: &mut Indexes,
+        tx: &mut Tx,
+        idx: usize,
+        f: impl FnOnce(&mut Operation, &mut OperationMeta),
+    ) {
         self.change(ix, tx, idx, true, f);
     }
 
     /// Changes only the private bookkeeping of an operation (e.g. a heartbeat).
-    pub fn update_meta(&mut self, ix: &mut Indexes, tx: &mut Tx, idx: usize, f: impl FnOnce(&mut OperationMeta)) {
+    pub fn update_meta(
+        &mut self,
+        ix: &mut Indexes,
+        tx: &mut Tx,
+        idx: usize,
+        f: impl FnOnce(&mut OperationMeta),
+    ) {
         self.change(ix, tx, idx, false, |_, m| f(m));
     }
 
-    fn change(&mut self, ix: &mut Indexes, tx: &mut Tx, idx: usize, visible_change: bool, f: impl FnOnce(&mut Operation, &mut OperationMeta)) {
+    fn change(
+        &mut self,
+        ix: &mut Indexes,
+        tx: &mut Tx,
+        idx: usize,
+        visible_change: bool,
+        f: impl FnOnce(&mut Operation, &mut OperationMeta),
+    ) {
         self.snap_op(tx, idx);
-        let Some(e) = self.ops.get_mut(idx) else { return };
+        let Some(e) = self.ops.get_mut(idx) else {
+            return;
+        };
         let before = op_timers(idx, e);
         let was_open = is_open(&e.op);
         let hid_before = hides_children(&e.op);
@@ -419,9 +299,19 @@ impl ExecutionRecord {
         }
     }
 
-    fn after_change(&mut self, ix: &mut Indexes, idx: usize, before: [Option<(Timestamp, TimerKind)>; 2], was_open: bool) {
+    fn after_change(
+        &mut self,
+        ix: &mut Indexes,
+        idx: usize,
+        before: [Option<(Timestamp, TimerKind)>; 2],
+        was_open: bool,
+    ) {
         let Some(e) = self.ops.get(idx) else { return };
-        let after = if self.running() { op_timers(idx, e) } else { [None, None] };
+        let after = if self.running() {
+            op_timers(idx, e)
+        } else {
+            [None, None]
+        };
         let now_open = is_open(&e.op);
         for (t, k) in before.into_iter().flatten() {
             if !after.contains(&Some((t, k))) {
@@ -439,14 +329,18 @@ impl ExecutionRecord {
     }
 
     fn hide_subtree(&mut self, idx: usize) {
-        let mut stack: Vec<usize> = self.ops.get(idx).map(|e| e.children.clone()).unwrap_or_default();
+        let mut stack: Vec<usize> = self
+            .ops
+            .get(idx)
+            .map(|e| e.children.clone())
+            .unwrap_or_default();
         while let Some(c) = stack.pop() {
-            if let Some(e) = self.ops.get_mut(c) {
-                if !e.hidden {
-                    e.hidden = true;
-                    self.visible.remove(&c);
-                    stack.extend(e.children.iter().copied());
-                }
+            if let Some(e) = self.ops.get_mut(c)
+                && !e.hidden
+            {
+                e.hidden = true;
+                self.visible.remove(&c);
+                stack.extend(e.children.iter().copied());
             }
         }
     }
@@ -486,9 +380,15 @@ impl ExecutionRecord {
 
     /// Indexes of operations changed in `(lo, hi]`.
     pub fn changed_between(&self, lo: u64, hi: u64) -> impl Iterator<Item = usize> + '_ {
+        use std::ops::Bound::{Excluded, Included};
         self.changed
-            .range(lo.saturating_add(1)..=hi.max(lo))
+            .range((Excluded(lo), Included(hi.max(lo))))
             .map(|(_, &i)| i)
+    }
+
+    /// Indexes of CALLBACK operations, in creation order.
+    pub fn callback_ops(&self) -> &[usize] {
+        &self.callback_ops
     }
 
     /// Indexes of visible operations from `from` on, in creation order.
@@ -510,8 +410,12 @@ impl ExecutionRecord {
     pub fn timer_fired(&mut self, t: Timestamp, kind: TimerKind) {
         self.timers.remove(&(t, kind));
         match kind {
-            TimerKind::ExecutionTimeout if self.exec_armed[0] == Some(t) => self.exec_armed[0] = None,
-            TimerKind::InvocationRetry if self.exec_armed[1] == Some(t) => self.exec_armed[1] = None,
+            TimerKind::ExecutionTimeout if self.exec_armed[0] == Some(t) => {
+                self.exec_armed[0] = None
+            }
+            TimerKind::InvocationRetry if self.exec_armed[1] == Some(t) => {
+                self.exec_armed[1] = None
+            }
             _ => {}
         }
     }
@@ -531,11 +435,18 @@ impl ExecutionRecord {
             .h
             .execution_timeout
             .filter(|&s| s > 0 && running)
-            .map(|s| self.h.start.add(std::time::Duration::from_secs(s.unsigned_abs())));
+            .map(|s| {
+                self.h
+                    .start
+                    .add(std::time::Duration::from_secs(s.unsigned_abs()))
+            });
         let retry = self.h.retry_at.filter(|_| running);
-        for (slot, (want, kind)) in [(timeout, TimerKind::ExecutionTimeout), (retry, TimerKind::InvocationRetry)]
-            .into_iter()
-            .enumerate()
+        for (slot, (want, kind)) in [
+            (timeout, TimerKind::ExecutionTimeout),
+            (retry, TimerKind::InvocationRetry),
+        ]
+        .into_iter()
+        .enumerate()
         {
             if self.exec_armed[slot] != want {
                 if let Some(old) = self.exec_armed[slot] {
@@ -560,11 +471,16 @@ impl ExecutionRecord {
     pub fn unindex(&mut self, ix: &mut Indexes) {
         self.clear_timers(ix);
         for e in &self.ops {
-            if let Some(id) = e.op.callback_details.as_ref().and_then(|d| d.callback_id.as_ref()) {
+            if let Some(id) =
+                e.op.callback_details
+                    .as_ref()
+                    .and_then(|d| d.callback_id.as_ref())
+            {
                 ix.callbacks.remove(id);
             }
         }
-        ix.runnable.remove(&(self.h.created_seq, self.h.arn.clone()));
+        ix.runnable
+            .remove(&(self.h.created_seq, self.h.arn.clone()));
     }
 
     /// Recomputes everything derived from the row and the operations.
@@ -574,12 +490,17 @@ impl ExecutionRecord {
         self.changed.clear();
         self.visible.clear();
         self.open_ops = 0;
+        self.callback_ops.clear();
         for e in &mut self.ops {
             e.children.clear();
         }
         for idx in 0..self.ops.len() {
             // A parent always precedes its children, so `ids` already knows it.
-            let parent = self.ops[idx].op.parent_id.as_ref().and_then(|p| self.ids.get(p).copied());
+            let parent = self.ops[idx]
+                .op
+                .parent_id
+                .as_ref()
+                .and_then(|p| self.ids.get(p).copied());
             let hidden = parent
                 .and_then(|p| self.ops.get(p))
                 .is_some_and(|p| p.hidden || hides_children(&p.op));
@@ -593,8 +514,13 @@ impl ExecutionRecord {
             if !hidden {
                 self.visible.insert(idx);
             }
-            if let Some(id) = e.op.callback_details.as_ref().and_then(|d| d.callback_id.clone()) {
+            if let Some(id) =
+                e.op.callback_details
+                    .as_ref()
+                    .and_then(|d| d.callback_id.clone())
+            {
                 ix.callbacks.insert(id, (self.h.arn.clone(), idx));
+                self.callback_ops.push(idx);
             }
             if is_open(&e.op) {
                 self.open_ops += 1;
@@ -619,7 +545,9 @@ pub(super) fn payload_size(op: &Operation) -> usize {
             s(&e.error_message)
                 + s(&e.error_type)
                 + s(&e.error_data)
-                + e.stack_trace.as_ref().map_or(0, |t| t.iter().map(String::len).sum())
+                + e.stack_trace
+                    .as_ref()
+                    .map_or(0, |t| t.iter().map(String::len).sum())
         })
     };
     let mut n = 0;

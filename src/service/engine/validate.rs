@@ -18,7 +18,11 @@ fn invalid(msg: &str) -> ApiError {
 }
 
 /// Checks the whole request; `chained_child` tightens the EXECUTION output limit.
-pub(super) fn validate(rec: &ExecutionRecord, updates: &[OperationUpdate], chained_child: bool) -> Result<(), ApiError> {
+pub(super) fn validate(
+    rec: &ExecutionRecord,
+    updates: &[OperationUpdate],
+    chained_child: bool,
+) -> Result<(), ApiError> {
     if updates.is_empty() {
         return Ok(());
     }
@@ -54,33 +58,49 @@ pub(super) fn validate(rec: &ExecutionRecord, updates: &[OperationUpdate], chain
 fn check_shape(u: &OperationUpdate) -> Result<(), ApiError> {
     let simple = |s: &str, max: usize| super::ids::is_simple_name(s, max);
     if !simple(&u.id, 64) {
-        return Err(ApiError::invalid("Operation Id must be 1 to 64 characters of [a-zA-Z0-9_-]."));
+        return Err(ApiError::invalid(
+            "Operation Id must be 1 to 64 characters of [a-zA-Z0-9_-].",
+        ));
     }
     if u.parent_id.as_deref().is_some_and(|p| !simple(p, 64)) {
-        return Err(ApiError::invalid("ParentId must be 1 to 64 characters of [a-zA-Z0-9_-]."));
+        return Err(ApiError::invalid(
+            "ParentId must be 1 to 64 characters of [a-zA-Z0-9_-].",
+        ));
     }
     if u.sub_type.as_deref().is_some_and(|s| !simple(s, 32)) {
-        return Err(ApiError::invalid("SubType must be 1 to 32 characters of [a-zA-Z0-9_-]."));
+        return Err(ApiError::invalid(
+            "SubType must be 1 to 32 characters of [a-zA-Z0-9_-].",
+        ));
     }
-    if u
-        .name
-        .as_deref()
-        .is_some_and(|n| n.is_empty() || n.len() > 256 || !n.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+    if u.name.as_deref().is_some_and(|n| {
+        n.is_empty() || n.len() > 256 || !n.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    }) {
+        return Err(ApiError::invalid(
+            "Name must be 1 to 256 printable ASCII characters.",
+        ));
+    }
+    if let Some(t) = u
+        .chained_invoke_options
+        .as_ref()
+        .and_then(|o| o.tenant_id.as_deref())
     {
-        return Err(ApiError::invalid("Name must be 1 to 256 printable ASCII characters."));
-    }
-    if let Some(t) = u.chained_invoke_options.as_ref().and_then(|o| o.tenant_id.as_deref()) {
         let ok = !t.is_empty()
             && t.len() <= 256
-            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/=+-@ ".contains(&b));
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/=+-@ ".contains(&b));
         if !ok {
-            return Err(ApiError::invalid("TenantId must be 1 to 256 characters of [a-zA-Z0-9._:/=+-@ ]."));
+            return Err(ApiError::invalid(
+                "TenantId must be 1 to 256 characters of [a-zA-Z0-9._:/=+-@ ].",
+            ));
         }
     }
     Ok(())
 }
 
-fn check_ids_and_parents(rec: &ExecutionRecord, updates: &[OperationUpdate]) -> Result<(), ApiError> {
+fn check_ids_and_parents(
+    rec: &ExecutionRecord,
+    updates: &[OperationUpdate],
+) -> Result<(), ApiError> {
     // id → (occurrences, first action, type)
     let mut seen: HashMap<&str, (u8, A, T)> = HashMap::new();
     let mut new_contexts: HashSet<&str> = HashSet::new();
@@ -90,7 +110,11 @@ fn check_ids_and_parents(rec: &ExecutionRecord, updates: &[OperationUpdate]) -> 
                 seen.insert(&u.id, (1, u.action, u.op_type));
             }
             Some((n @ 1, A::Start, T::Step | T::Context)) if u.action != A::Start => *n = 2,
-            Some(_) => return Err(invalid("Cannot checkpoint multiple operations with the same ID.")),
+            Some(_) => {
+                return Err(invalid(
+                    "Cannot checkpoint multiple operations with the same ID.",
+                ));
+            }
         }
         if let Some(p) = &u.parent_id {
             let existing = rec.find(p).is_some_and(|e| e.op.op_type == T::Context);
@@ -105,7 +129,11 @@ fn check_ids_and_parents(rec: &ExecutionRecord, updates: &[OperationUpdate]) -> 
     Ok(())
 }
 
-fn check_consistency(u: &OperationUpdate, existing: Option<&Operation>, started: Option<&OperationUpdate>) -> Result<(), ApiError> {
+fn check_consistency(
+    u: &OperationUpdate,
+    existing: Option<&Operation>,
+    started: Option<&OperationUpdate>,
+) -> Result<(), ApiError> {
     let (op_type, sub_type, name, parent) = match (existing, started) {
         (Some(op), _) => (op.op_type, &op.sub_type, &op.name, &op.parent_id),
         (None, Some(s)) => (s.op_type, &s.sub_type, &s.name, &s.parent_id),
@@ -136,10 +164,14 @@ fn check_sizes(u: &OperationUpdate) -> Result<(), ApiError> {
     }
     let len = u.payload.as_ref().map_or(0, String::len);
     if u.op_type == T::ChainedInvoke && len > MAX_CHAINED_BYTES {
-        return Err(invalid("CHAINED_INVOKE input payload size must be less than or equal to 1048576 bytes."));
+        return Err(invalid(
+            "CHAINED_INVOKE input payload size must be less than or equal to 1048576 bytes.",
+        ));
     }
     if len > MAX_PAYLOAD_BYTES {
-        return Err(invalid("Payload size must be less than or equal to 6291456 bytes."));
+        return Err(invalid(
+            "Payload size must be less than or equal to 6291456 bytes.",
+        ));
     }
     Ok(())
 }
@@ -152,7 +184,11 @@ fn check_action(u: &OperationUpdate) -> Result<(), ApiError> {
         T::Callback | T::ChainedInvoke => u.action == A::Start,
         T::Execution => matches!(u.action, A::Succeed | A::Fail),
     };
-    if ok { Ok(()) } else { Err(invalid("Invalid action for the given operation type.")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("Invalid action for the given operation type."))
+    }
 }
 
 fn check_execution(u: &OperationUpdate, chained_child: bool) -> Result<(), ApiError> {
@@ -161,10 +197,14 @@ fn check_execution(u: &OperationUpdate, chained_child: bool) -> Result<(), ApiEr
     }
     let len = u.payload.as_ref().map_or(0, String::len);
     if chained_child && len > MAX_CHAINED_BYTES {
-        return Err(invalid("Execution output payload size must be less than or equal to 1048576 bytes."));
+        return Err(invalid(
+            "Execution output payload size must be less than or equal to 1048576 bytes.",
+        ));
     }
     if len > MAX_PAYLOAD_BYTES {
-        return Err(invalid("Payload size must be less than or equal to 6291456 bytes."));
+        return Err(invalid(
+            "Payload size must be less than or equal to 6291456 bytes.",
+        ));
     }
     check_action(u)?;
     no_error_on_succeed(u)?;
@@ -191,7 +231,9 @@ fn check_transition(u: &OperationUpdate, existing: Option<&Operation>) -> Result
         T::Step => check_step(u, status),
         T::Context => {
             match (u.action, status) {
-                (A::Start, Some(_)) => return Err(invalid("Cannot start a CONTEXT that already exist.")),
+                (A::Start, Some(_)) => {
+                    return Err(invalid("Cannot start a CONTEXT that already exist."));
+                }
                 (A::Succeed | A::Fail, Some(s)) if s != S::Started => {
                     return Err(invalid("Invalid current CONTEXT state to close."));
                 }
@@ -203,17 +245,21 @@ fn check_transition(u: &OperationUpdate, existing: Option<&Operation>) -> Result
         T::Wait => match (u.action, status) {
             (A::Start, Some(_)) => Err(invalid("Cannot start a WAIT that already exist.")),
             (A::Cancel, Some(S::Started)) | (A::Start, None) => Ok(()),
-            _ => Err(invalid("Cannot cancel a WAIT that does not exist or has already completed.")),
+            _ => Err(invalid(
+                "Cannot cancel a WAIT that does not exist or has already completed.",
+            )),
         },
         T::Callback => match status {
             None => Ok(()),
             Some(_) => Err(invalid("Cannot start a CALLBACK that already exist.")),
         },
         T::ChainedInvoke => match status {
-            Some(_) => Err(invalid("Cannot start a CHAINED_INVOKE operation that already exists.")),
-            None if u.chained_invoke_options.is_none() => {
-                Err(invalid("Update for CHAINED_INVOKE operation requires ChainedInvokeOptions."))
-            }
+            Some(_) => Err(invalid(
+                "Cannot start a CHAINED_INVOKE operation that already exists.",
+            )),
+            None if u.chained_invoke_options.is_none() => Err(invalid(
+                "Update for CHAINED_INVOKE operation requires ChainedInvokeOptions.",
+            )),
             None => Ok(()),
         },
         T::Execution => Ok(()),
@@ -239,10 +285,12 @@ fn check_step(u: &OperationUpdate, status: Option<S>) -> Result<(), ApiError> {
     match u.action {
         A::Succeed => no_error_on_succeed(u),
         A::Fail => no_payload_on_fail(u),
-        A::Retry if u.step_options.is_none() => Err(invalid("Invalid StepOptions for the given action.")),
-        A::Retry if u.error.is_some() && u.payload.is_some() => {
-            Err(invalid("Cannot provide both error and payload to RETRY a STEP."))
+        A::Retry if u.step_options.is_none() => {
+            Err(invalid("Invalid StepOptions for the given action."))
         }
+        A::Retry if u.error.is_some() && u.payload.is_some() => Err(invalid(
+            "Cannot provide both error and payload to RETRY a STEP.",
+        )),
         _ => Ok(()),
     }
 }
