@@ -8,7 +8,6 @@ use durable_fsm::model::*;
 use durable_fsm::testing::{CallbackReply, Fault, TestRunner};
 use durable_fsm::{Ctx, Next, Transition, TransitionError};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 fn transition_steps(ops: &[Operation]) -> Vec<&Operation> {
@@ -103,8 +102,6 @@ async fn fail_ends_the_execution_with_the_error() {
 
 // ---------------------------------------------------------------- retries
 
-static FLAKY_CALLS: AtomicU64 = AtomicU64::new(0);
-
 #[derive(Serialize, Deserialize)]
 enum Flaky {
     Call { failures: u32 },
@@ -121,7 +118,6 @@ impl Transition for Flaky {
         Flaky::Call { failures }
     }
     async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
-        FLAKY_CALLS.fetch_add(1, Ordering::SeqCst);
         let Flaky::Call { failures } = self;
         if ctx.attempt() <= failures {
             return Err(Upstream.into());
@@ -368,7 +364,9 @@ async fn callbacks_succeed_fail_and_time_out() {
 
 // ---------------------------------------------------------------- interrupted transitions
 
-static SIDE_EFFECTS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static SIDE_EFFECTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 #[derive(Serialize, Deserialize)]
 enum Charge {
@@ -387,7 +385,7 @@ impl Transition for Charge {
         Ok(match self {
             Charge::Start => Next::to(Charge::Bill),
             Charge::Bill => {
-                SIDE_EFFECTS.fetch_add(1, Ordering::SeqCst);
+                SIDE_EFFECTS.with(|c| c.set(c.get() + 1));
                 Next::to(Charge::Ship)
             }
             Charge::Ship => Next::done(0),
@@ -399,14 +397,14 @@ impl Transition for Charge {
 async fn an_interrupted_transition_runs_again_and_nothing_is_recorded_twice() {
     // The checkpoint of `Bill` never reaches the service: the transition ran but was not
     // recorded, so it runs again in the next invocation (at-least-once).
-    SIDE_EFFECTS.store(0, Ordering::SeqCst);
+    SIDE_EFFECTS.with(|c| c.set(0));
     let out = TestRunner::<Charge>::new()
         .fail_checkpoint(2, Fault::FailBefore)
         .run(())
         .await
         .unwrap();
     assert_eq!(out.status, ExecutionStatus::Succeeded);
-    assert_eq!(SIDE_EFFECTS.load(Ordering::SeqCst), 2);
+    assert_eq!(SIDE_EFFECTS.with(|c| c.get()), 2);
     let names: Vec<_> = transition_steps(&out.operations)
         .iter()
         .map(|o| o.name.clone().unwrap())
@@ -427,21 +425,24 @@ async fn an_interrupted_transition_runs_again_and_nothing_is_recorded_twice() {
 
     // The checkpoint is applied but its response is lost: the next invocation resumes after
     // `Bill` without running it again.
-    SIDE_EFFECTS.store(0, Ordering::SeqCst);
+    SIDE_EFFECTS.with(|c| c.set(0));
     let out = TestRunner::<Charge>::new()
         .fail_checkpoint(2, Fault::LoseResponse)
         .run(())
         .await
         .unwrap();
     assert_eq!(out.status, ExecutionStatus::Succeeded);
-    assert_eq!(SIDE_EFFECTS.load(Ordering::SeqCst), 1);
+    assert_eq!(SIDE_EFFECTS.with(|c| c.get()), 1);
     assert_eq!(transition_steps(&out.operations).len(), 3);
     assert_eq!(out.events_of(EventType::StepSucceeded).count(), 3);
 }
 
 // ---------------------------------------------------------------- long executions, paging
 
-static COUNTER_CALLS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    // Per test thread: tests run in parallel, each on its own current-thread runtime.
+    static COUNTER_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 #[derive(Serialize, Deserialize)]
 enum Counter {
@@ -457,7 +458,7 @@ impl Transition for Counter {
         Counter::Count { n: 0, to }
     }
     async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
-        COUNTER_CALLS.fetch_add(1, Ordering::SeqCst);
+        COUNTER_CALLS.with(|c| c.set(c.get() + 1));
         Ok(match self {
             Counter::Count { n, to } if n + 1 >= to => {
                 Next::sleep(Duration::from_secs(1), Counter::Finish { n: n + 1 })
@@ -471,11 +472,11 @@ impl Transition for Counter {
 
 #[tokio::test]
 async fn ten_thousand_transitions_and_a_resume_that_reruns_nothing() {
-    COUNTER_CALLS.store(0, Ordering::SeqCst);
+    COUNTER_CALLS.with(|c| c.set(0));
     let out = TestRunner::<Counter>::new().run(10_000u64).await.unwrap();
     assert_eq!(out.output::<u64>().unwrap(), 10_000);
     assert_eq!(
-        COUNTER_CALLS.load(Ordering::SeqCst),
+        COUNTER_CALLS.with(|c| c.get()),
         10_001,
         "every transition ran exactly once"
     );
@@ -599,4 +600,57 @@ async fn a_state_that_no_longer_deserializes_names_the_variant_and_the_error() {
         "{msg}"
     );
     assert_eq!(err.code(), "StateDecodeError");
+}
+
+// ---------------------------------------------------------------- large results
+
+#[derive(Serialize, Deserialize)]
+struct Report;
+
+impl Transition for Report {
+    type Input = usize;
+    type Output = String;
+    fn start(_: usize) -> Self {
+        Report
+    }
+    async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+        let _ = ctx;
+        Ok(Next::done("r".repeat(400 * 1024)))
+    }
+}
+
+#[tokio::test]
+async fn a_large_result_is_checkpointed_with_the_execution() {
+    let out = TestRunner::<Report>::new().run(1usize).await.unwrap();
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(out.output::<String>().unwrap().len(), 400 * 1024);
+    // The final STEP marks the end without carrying the 400 KiB output twice.
+    let step = transition_steps(&out.operations).pop().unwrap();
+    assert_eq!(
+        step.step_details.as_ref().unwrap().result.as_deref(),
+        Some(r#"{"$done":null}"#)
+    );
+}
+
+#[tokio::test]
+async fn an_invocation_can_yield_and_the_next_one_continues() {
+    COUNTER_CALLS.with(|c| c.set(0));
+    let out = TestRunner::<Counter>::new()
+        .max_transitions_per_invocation(7)
+        .run(30u64)
+        .await
+        .unwrap();
+    assert_eq!(out.output::<u64>().unwrap(), 30);
+    assert_eq!(
+        out.transitions_run, 31,
+        "no transition ran twice across the yields"
+    );
+    assert_eq!(COUNTER_CALLS.with(|c| c.get()), 31);
+    // 30 transitions before the sleep in chunks of 7 (5 invocations), one after it.
+    assert_eq!(out.invocations, 6);
+    let names: Vec<_> = transition_steps(&out.operations)
+        .iter()
+        .map(|o| o.name.clone().unwrap())
+        .collect();
+    assert_eq!(names.len(), 31);
 }

@@ -12,7 +12,7 @@ pub use session::{MAX_BYTES_PER_CALL, MAX_UPDATES_PER_CALL};
 
 use crate::api::{ApiError, DurableApi};
 use crate::machine::codec::Codec;
-use crate::machine::ids::step_id;
+use crate::machine::ids::{hash_id, step_id};
 use crate::machine::retry::{RetryDecision, seeded_from};
 use crate::machine::{Ctx, ErrorClass, Next, Transition, whole_seconds};
 use crate::model::*;
@@ -134,10 +134,11 @@ async fn run_inner<W: Transition>(
     loop {
         if options
             .max_transitions
-            .is_some_and(|max| stats.transitions_run >= max)
+            .is_some_and(|max| stats.transitions_run >= max.max(1))
         {
-            // Yield with a one-second timer so the service invokes again.
-            let id = step_id(Some(&step_id(None, index)), 0);
+            // Yield with a one-second timer so the service invokes again. Its id is keyed to
+            // the transition that runs next, apart from that transition's own sleep.
+            let id = hash_id(&format!("{}-yield", step_id(None, index)));
             let mut wait = OperationUpdate::new(id, OperationType::Wait, OperationAction::Start);
             wait.sub_type = Some("Wait".into());
             wait.name = Some("yield".into());

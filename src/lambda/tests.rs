@@ -258,9 +258,12 @@ mod spans {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Metadata, Subscriber};
 
+    /// (span name, parent span name), in creation order; a span's id is its index + 1.
+    pub type SpanLog = Arc<Mutex<Vec<(&'static str, Option<&'static str>)>>>;
+
     #[derive(Clone, Default)]
     pub struct Recorder {
-        pub spans: Arc<Mutex<Vec<(&'static str, Option<&'static str>)>>>,
+        pub spans: SpanLog,
         stack: Arc<Mutex<Vec<u64>>>,
     }
 

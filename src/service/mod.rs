@@ -7,6 +7,7 @@
 
 pub mod clock;
 mod engine;
+pub mod runtime;
 pub mod sqlite;
 pub mod store;
 

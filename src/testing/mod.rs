@@ -148,6 +148,7 @@ pub struct TestRunner<W> {
     max_invocations: u32,
     execution_name: Option<String>,
     timeout_seconds: Option<i64>,
+    max_transitions: Option<u64>,
     _workflow: PhantomData<fn() -> W>,
 }
 
@@ -177,6 +178,7 @@ impl<W: Transition> TestRunner<W> {
             max_invocations: 10_000,
             execution_name: None,
             timeout_seconds: None,
+            max_transitions: None,
             _workflow: PhantomData,
         }
     }
@@ -197,6 +199,13 @@ impl<W: Transition> TestRunner<W> {
     /// Gives up after this many invocations (default 10,000).
     pub fn max_invocations(mut self, n: u32) -> Self {
         self.max_invocations = n;
+        self
+    }
+
+    /// Ends each invocation after `n` transitions, as a handler near its deadline would
+    /// (the executor yields with a one-second timer).
+    pub fn max_transitions_per_invocation(mut self, n: u64) -> Self {
+        self.max_transitions = Some(n);
         self
     }
 
@@ -266,7 +275,7 @@ impl<W: Transition> TestRunner<W> {
                 let at = self.clock.now();
                 let options = RunOptions {
                     now: Some(at),
-                    ..Default::default()
+                    max_transitions: self.max_transitions,
                 };
                 let outcome = match executor::run_with::<W, _>(&api, input, &options).await {
                     Ok((output, stats)) => {

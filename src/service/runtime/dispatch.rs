@@ -25,14 +25,21 @@ impl ExecutionArn {
     pub fn parse(arn: &str) -> Option<Self> {
         let (head, _) = arn.split_once("/durable-execution/")?;
         match head.split(':').collect::<Vec<_>>().as_slice() {
-            ["arn", _, "lambda", region, account, "function", function, version] => {
-                Some(ExecutionArn {
-                    region: (*region).to_string(),
-                    account: (*account).to_string(),
-                    function: (*function).to_string(),
-                    version: (*version).to_string(),
-                })
-            }
+            [
+                "arn",
+                _,
+                "lambda",
+                region,
+                account,
+                "function",
+                function,
+                version,
+            ] => Some(ExecutionArn {
+                region: (*region).to_string(),
+                account: (*account).to_string(),
+                function: (*function).to_string(),
+                version: (*version).to_string(),
+            }),
             _ => None,
         }
     }
@@ -163,8 +170,13 @@ impl Dispatcher {
             None => match self.http() {
                 Some(Ok(http)) => {
                     let tenant = service.lock().ok().and_then(|e| e.tenant_id(arn));
-                    http.invoke_handler(&target.function, &target.version, tenant.as_deref(), &input)
-                        .await
+                    http.invoke_handler(
+                        &target.function,
+                        &target.version,
+                        tenant.as_deref(),
+                        &input,
+                    )
+                    .await
                 }
                 Some(Err(e)) => (InvocationOutcome::Unrecoverable(e), local_request_id()),
                 None => {
@@ -177,12 +189,15 @@ impl Dispatcher {
     }
 
     /// Calls a registered plain function with a raw payload; the result as JSON text.
-    pub async fn call_plain(&self, f: &PlainFunction, payload: &[u8]) -> Result<String, ErrorObject> {
+    pub async fn call_plain(
+        &self,
+        f: &PlainFunction,
+        payload: &[u8],
+    ) -> Result<String, ErrorObject> {
         let event = plain_event(payload)?;
         match guarded(f(event), self.timeout).await {
-            Ok(Ok(v)) => serde_json::to_string(&v).map_err(|e| {
-                ErrorObject::new("Runtime.SerializationError", e.to_string())
-            }),
+            Ok(Ok(v)) => serde_json::to_string(&v)
+                .map_err(|e| ErrorObject::new("Runtime.SerializationError", e.to_string())),
             Ok(Err(e)) => Err(e),
             Err(Guarded::TimedOut) => Err(ErrorObject::new(
                 "ChainedInvoke.Timeout",
@@ -217,8 +232,13 @@ impl Dispatcher {
             )),
             None => match self.http() {
                 Some(Ok(http)) => {
-                    http.invoke_plain(&p.function_name, &p.qualifier, p.tenant_id.as_deref(), payload)
-                        .await
+                    http.invoke_plain(
+                        &p.function_name,
+                        &p.qualifier,
+                        p.tenant_id.as_deref(),
+                        payload,
+                    )
+                    .await
                 }
                 Some(Err(e)) => Err(e),
                 None => Err(function_not_found(region, account, &p.function_name)),
@@ -239,14 +259,19 @@ mod tests {
         assert_eq!(parsed.version, "$LATEST");
         assert_eq!(parsed.region, "us-east-1");
         assert!(ExecutionArn::parse("uuid/uuid").is_none());
-        assert!(ExecutionArn::parse("arn:aws:lambda:r:a:function:f/durable-execution/n/i").is_none());
+        assert!(
+            ExecutionArn::parse("arn:aws:lambda:r:a:function:f/durable-execution/n/i").is_none()
+        );
     }
 
     #[test]
     fn plain_events_are_json() {
         assert_eq!(plain_event(b"").unwrap(), serde_json::json!({}));
         assert_eq!(plain_event(b"[1]").unwrap(), serde_json::json!([1]));
-        assert_eq!(plain_event(b"hi there").unwrap(), serde_json::json!("hi there"));
+        assert_eq!(
+            plain_event(b"hi there").unwrap(),
+            serde_json::json!("hi there")
+        );
         assert!(plain_event(&[0xff, 0xfe]).is_err());
     }
 }

@@ -152,13 +152,18 @@ impl Driver {
             pass.changed |= !plain.is_empty();
             pass.next_due = engine.next_due();
             let config = engine.config();
-            (begun, plain, config.region.clone(), config.account_id.clone())
+            (
+                begun,
+                plain,
+                config.region.clone(),
+                config.account_id.clone(),
+            )
         };
         for (arn, input, started) in begun {
-            self.in_flight.lock().invocations.insert(
-                arn.clone(),
-                (input.checkpoint_token.clone(), started),
-            );
+            self.in_flight
+                .lock()
+                .invocations
+                .insert(arn.clone(), (input.checkpoint_token.clone(), started));
             self.tasks.spawn(invocation_task(
                 self.service.clone(),
                 self.dispatcher.clone(),
@@ -216,7 +221,14 @@ impl Driver {
                 "the local service shut down during the invocation",
             );
             let outcome = InvocationOutcome::Error(error);
-            complete_invocation(&self.service, &arn, &token, outcome, local_request_id(), started);
+            complete_invocation(
+                &self.service,
+                &arn,
+                &token,
+                outcome,
+                local_request_id(),
+                started,
+            );
         }
         for (parent, op_id) in left.plain {
             let error = ErrorObject::new(

@@ -4,7 +4,7 @@
 use super::RuntimeHandle;
 use super::dispatch::function_not_found;
 use super::registry::Registered;
-use crate::api::{ApiError, ErrorCode};
+use crate::api::ApiError;
 use crate::model::*;
 use crate::server::{Frontend, InvocationType, InvokeRequest, InvokeResponse};
 use crate::service::{ListExecutions, StartExecution};
@@ -100,8 +100,11 @@ impl RuntimeHandle {
         let input = if req.payload.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
-            let text = String::from_utf8(req.payload)
-                .map_err(|_| ApiError::invalid("Could not parse request body into json: the payload is not UTF-8."))?;
+            let text = String::from_utf8(req.payload).map_err(|_| {
+                ApiError::invalid(
+                    "Could not parse request body into json: the payload is not UTF-8.",
+                )
+            })?;
             serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
                 ApiError::invalid(format!("Could not parse request body into json: {e}"))
             })?;
@@ -239,7 +242,9 @@ impl Frontend for RuntimeHandle {
         req: StartDurableExecutionRequest,
     ) -> Result<StartDurableExecutionResponse, ApiError> {
         if req.lambda_endpoint.is_some() {
-            tracing::warn!("LambdaEndpoint of a start request is ignored: the runtime has one endpoint");
+            tracing::warn!(
+                "LambdaEndpoint of a start request is ignored: the runtime has one endpoint"
+            );
         }
         // AWS's runner reports an alias as $LATEST.
         let qualifier = match req.function_qualifier.as_str() {
@@ -295,21 +300,35 @@ impl Frontend for RuntimeHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ErrorCode;
 
     #[test]
     fn function_references_resolve_in_this_region_and_account() {
         let f = parse_function("orders", "us-east-1", "123").unwrap();
         assert_eq!((f.name.as_str(), f.qualifier), ("orders", None));
-        let f = parse_function("arn:aws:lambda:us-east-1:123:function:orders:7", "us-east-1", "123")
-            .unwrap();
-        assert_eq!((f.name.as_str(), f.qualifier.as_deref()), ("orders", Some("7")));
+        let f = parse_function(
+            "arn:aws:lambda:us-east-1:123:function:orders:7",
+            "us-east-1",
+            "123",
+        )
+        .unwrap();
+        assert_eq!(
+            (f.name.as_str(), f.qualifier.as_deref()),
+            ("orders", Some("7"))
+        );
         let f = parse_function("123:function:orders", "us-east-1", "123").unwrap();
         assert_eq!(f.name, "orders");
-        let e = parse_function("arn:aws:lambda:eu-west-1:123:function:orders", "us-east-1", "123")
+        let e = parse_function(
+            "arn:aws:lambda:eu-west-1:123:function:orders",
+            "us-east-1",
+            "123",
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, ErrorCode::ResourceNotFound);
+        let e = parse_function("bad name", "us-east-1", "123")
             .err()
             .unwrap();
-        assert_eq!(e.code, ErrorCode::ResourceNotFound);
-        let e = parse_function("bad name", "us-east-1", "123").err().unwrap();
         assert_eq!(e.code, ErrorCode::InvalidParameterValue);
     }
 }

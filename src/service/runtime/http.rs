@@ -92,14 +92,19 @@ impl Reply {
         let code = self
             .header(ERROR_TYPE)
             .map(str::to_string)
-            .or_else(|| field(&["__type", "code", "Type"]).filter(|t| t != "User" && t != "Service"))
+            .or_else(|| {
+                field(&["__type", "code", "Type"]).filter(|t| t != "User" && t != "Service")
+            })
             .map(|c| ErrorCode::parse(&c).as_str().to_string())
             .unwrap_or_else(|| "ServiceException".into());
         let message = field(&["message", "Message", "errorMessage"]).unwrap_or_else(|| {
             format!(
                 "The function endpoint answered HTTP {}: {}",
                 self.status.as_u16(),
-                String::from_utf8_lossy(&self.body).chars().take(300).collect::<String>()
+                String::from_utf8_lossy(&self.body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             )
         });
         ErrorObject::new(code, message)
@@ -108,7 +113,10 @@ impl Reply {
     /// The error a function returned with `X-Amz-Function-Error`:
     /// `{errorType, errorMessage, errorData?, stackTrace?}`.
     fn function_error(&self) -> ErrorObject {
-        function_error_from_body(&self.body, self.header(FUNCTION_ERROR).unwrap_or("Unhandled"))
+        function_error_from_body(
+            &self.body,
+            self.header(FUNCTION_ERROR).unwrap_or("Unhandled"),
+        )
     }
 }
 
@@ -119,9 +127,10 @@ pub(crate) fn function_error_from_body(body: &[u8], fallback_type: &str) -> Erro
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     ErrorObject {
         error_type: Some(text("errorType").unwrap_or_else(|| fallback_type.to_string())),
-        error_message: Some(text("errorMessage").unwrap_or_else(|| {
-            String::from_utf8_lossy(body).chars().take(1000).collect()
-        })),
+        error_message: Some(
+            text("errorMessage")
+                .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(1000).collect()),
+        ),
         error_data: v.get("errorData").map(|d| match d {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -307,13 +316,10 @@ impl HttpInvoker {
                 format!("cannot invoke the function at {url}: {what}"),
             ))
         };
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(url)
-            .header(
-                HeaderName::from_static(INVOCATION_TYPE),
-                HeaderValue::from_static("RequestResponse"),
-            );
+        let mut req = Request::builder().method(Method::POST).uri(url).header(
+            HeaderName::from_static(INVOCATION_TYPE),
+            HeaderValue::from_static("RequestResponse"),
+        );
         if handler {
             req = req.header(
                 HeaderName::from_static(HANDLER_INVOKE),
@@ -412,7 +418,13 @@ mod tests {
 
     #[test]
     fn rejects_unusable_endpoints() {
-        for bad in ["https://x", "127.0.0.1:3001", "http://", "http://h/?q=1", "not a url"] {
+        for bad in [
+            "https://x",
+            "127.0.0.1:3001",
+            "http://",
+            "http://h/?q=1",
+            "not a url",
+        ] {
             let err = HttpInvoker::new(bad, Duration::from_secs(1)).unwrap_err();
             assert_eq!(err.code(), "DFSM-RUNTIME-ENDPOINT", "{bad}");
         }
@@ -421,7 +433,12 @@ mod tests {
     #[test]
     fn outputs_are_validated() {
         assert!(parse_output(br#"{"Status":"PENDING"}"#).is_ok());
-        for bad in [&b"nope"[..], b"[]", br#"{"Status":"RETRY"}"#, br#"{"Status":"FAILED","Error":"x"}"#] {
+        for bad in [
+            &b"nope"[..],
+            b"[]",
+            br#"{"Status":"RETRY"}"#,
+            br#"{"Status":"FAILED","Error":"x"}"#,
+        ] {
             assert!(parse_output(bad).is_err());
         }
     }

@@ -37,6 +37,7 @@ mod driver;
 #[cfg(feature = "server")]
 mod frontend;
 mod http;
+mod open;
 mod registry;
 #[cfg(test)]
 mod tests;
@@ -118,7 +119,11 @@ impl Runtime {
     /// # Panics
     ///
     /// Outside a Tokio runtime (it spawns a task).
-    pub fn start(service: LocalService, invokers: Invokers, clock: Arc<dyn Clock>) -> RuntimeHandle {
+    pub fn start(
+        service: LocalService,
+        invokers: Invokers,
+        clock: Arc<dyn Clock>,
+    ) -> RuntimeHandle {
         let timeout = invokers.invocation_timeout;
         let http = invokers
             .lambda_endpoint
@@ -144,7 +149,10 @@ impl Runtime {
                 );
                 match engine.fail_invocations_in_flight(&error) {
                     Ok(arns) if !arns.is_empty() => {
-                        tracing::warn!(count = arns.len(), "failed invocations interrupted by a restart; they will be retried");
+                        tracing::warn!(
+                            count = arns.len(),
+                            "failed invocations interrupted by a restart; they will be retried"
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "failing interrupted invocations failed"),
@@ -293,7 +301,9 @@ impl DurableApi for RuntimeHandle {
         arn: &str,
         include_execution_data: bool,
     ) -> Result<GetDurableExecutionResponse, ApiError> {
-        self.service.get_execution(arn, include_execution_data).await
+        self.service
+            .get_execution(arn, include_execution_data)
+            .await
     }
 
     async fn get_history(
@@ -315,7 +325,9 @@ impl DurableApi for RuntimeHandle {
         callback_id: &str,
         result: Vec<u8>,
     ) -> Result<(), ApiError> {
-        self.service.send_callback_success(callback_id, result).await
+        self.service
+            .send_callback_success(callback_id, result)
+            .await
     }
 
     async fn send_callback_failure(
