@@ -1,9 +1,8 @@
 //! Serves a workflow as a Lambda durable function through `lambda_runtime`.
 //!
-//! This module only translates I/O: the Lambda event is parsed into an
-//! [`InvocationInput`](crate::model::InvocationInput), [`executor::run`](crate::executor::run)
-//! runs the invocation, and its [`InvocationOutput`](crate::model::InvocationOutput) goes back as
-//! the function's response. Two kinds of failure stay apart:
+//! This module only translates I/O: the Lambda event is parsed into an [`InvocationInput`],
+//! [`executor::run`] runs the invocation, and its [`InvocationOutput`] goes back as the
+//! function's response. Two kinds of failure stay apart:
 //!
 //! * an event that is not a durable invocation (the function is not configured as durable, or
 //!   was invoked directly) answers a `FAILED` envelope with `ErrorType`

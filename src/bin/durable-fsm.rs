@@ -1,6 +1,5 @@
-//! The `durable-fsm` command-line tool.
+//! The `durable-fsm` command-line tool; everything it does lives in [`durable_fsm::cli`].
 
-fn main() {
-    eprintln!("durable-fsm: the command-line tool is being assembled");
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    durable_fsm::cli::main()
 }

@@ -487,14 +487,24 @@ async fn the_sdk_retries_can_be_kept_instead() {
         ))
         .retry_config(sdk_retry)
         .build();
-    let api = AwsDurableApi::new(aws_sdk_lambda::Client::from_conf(config))
-        .with_retry(RetryConfig::none().with_sdk_retries(true));
+    let client = aws_sdk_lambda::Client::from_conf(config);
+    let api =
+        AwsDurableApi::new(client.clone()).with_retry(RetryConfig::none().with_sdk_retries(true));
     let err = api.get_execution(REAL_ARN, true).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Service);
     assert_eq!(
         server.requests().len(),
         2,
         "the SDK's two attempts, none of ours"
+    );
+
+    // The same client under the default policy: the SDK's retries are switched off per call.
+    let api = AwsDurableApi::new(client).with_retry(fast());
+    api.get_execution(REAL_ARN, true).await.unwrap_err();
+    assert_eq!(
+        server.requests().len(),
+        2 + 3,
+        "our three attempts, not 3 × 2"
     );
 }
 

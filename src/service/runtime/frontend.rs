@@ -3,6 +3,7 @@
 
 use super::RuntimeHandle;
 use super::dispatch::function_not_found;
+use super::http::{local_request_id, sandbox_timeout};
 use super::registry::Registered;
 use crate::api::ApiError;
 use crate::model::*;
@@ -186,6 +187,12 @@ impl RuntimeHandle {
                 payload: body.into_bytes(),
                 ..Default::default()
             },
+            // A direct invoke that runs too long is Lambda's function timeout, not a
+            // chained-invoke timeout.
+            Err(e) if e.error_type.as_deref() == Some("ChainedInvoke.Timeout") => {
+                let timeout = self.invocation_timeout();
+                function_error(&sandbox_timeout(&local_request_id(), timeout), "Unhandled")
+            }
             Err(e) => function_error(&e, "Unhandled"),
         };
         out.executed_version = Some("$LATEST".into());
@@ -194,6 +201,14 @@ impl RuntimeHandle {
 }
 
 impl Frontend for RuntimeHandle {
+    /// A registered workflow, or any function not known as plain when a Lambda endpoint is
+    /// configured, is durable: the Invoke starts an execution (named by
+    /// `X-Amz-Durable-Execution-Name`; same name and payload → the same execution, another
+    /// payload → 409). `Event` answers 202 with the ARN at once; `RequestResponse` waits up
+    /// to the invocation timeout for the end and answers the result, or a function error
+    /// `{"errorType","errorMessage"}`; `DryRun` answers 204. A plain function is called
+    /// directly. Handler invocations (`X-Dex-Handler-Invoke`) are refused: they belong to
+    /// the function's endpoint.
     async fn invoke(&self, req: InvokeRequest) -> Result<InvokeResponse, ApiError> {
         if req.handler_invoke {
             return Err(ApiError::invalid(
@@ -237,6 +252,9 @@ impl Frontend for RuntimeHandle {
         }
     }
 
+    /// Starts an execution like AWS's runner: an alias qualifier counts as `$LATEST`, input
+    /// that is not JSON is taken as a JSON string, 0 timeout or retention means none. The
+    /// per-execution `LambdaEndpoint` is not supported (logged and ignored).
     async fn start(
         &self,
         req: StartDurableExecutionRequest,
@@ -278,6 +296,7 @@ impl Frontend for RuntimeHandle {
         })
     }
 
+    /// Executions of every function, or of `req.function_name` when it is not empty.
     async fn list_all(
         &self,
         req: ListDurableExecutionsByFunctionRequest,

@@ -45,8 +45,10 @@ pub use schema::SCHEMA_VERSION;
 /// ```
 pub struct SqliteStore {
     conn: Connection,
-    /// The path as the caller gave it, for messages; `None` for an in-memory database.
+    /// The path as the caller gave it; `None` for an in-memory database.
     path: Option<PathBuf>,
+    /// How messages name this store: the path as given, or `:memory:`.
+    label: String,
 }
 
 impl SqliteStore {
@@ -79,6 +81,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: Some(path.to_path_buf()),
+            label,
         })
     }
 
@@ -87,18 +90,16 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory()
             .map_err(|e| backend(MEMORY, "cannot open an in-memory database", e))?;
         schema::init(&mut conn, MEMORY, false)?;
-        Ok(SqliteStore { conn, path: None })
+        Ok(SqliteStore {
+            conn,
+            path: None,
+            label: MEMORY.to_string(),
+        })
     }
 
     /// The file this store was opened on; `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
-    }
-
-    fn label(&self) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| MEMORY.to_string(), |p| p.display().to_string())
     }
 }
 
@@ -115,29 +116,29 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let label = self.label();
+        let label = &self.label;
         // IMMEDIATE takes the write lock up front, so a concurrent reader can never turn
         // this into a deadlocked lock upgrade; busy_timeout covers the wait.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| backend(&label, "cannot begin a transaction", e))?;
+            .map_err(|e| backend(label, "cannot begin a transaction", e))?;
         // On error `tx` is dropped, which rolls back everything this batch wrote.
-        write::write_batch(&tx, batch, &label)?;
+        write::write_batch(&tx, batch, label)?;
         tx.commit()
-            .map_err(|e| backend(&label, "cannot commit the transaction", e))
+            .map_err(|e| backend(label, "cannot commit the transaction", e))
     }
 
     fn load(&mut self) -> Result<Vec<StoredExecution>, StoreError> {
-        let label = self.label();
+        let label = &self.label;
         // One read transaction, so the four tables are read from the same snapshot.
         let tx = self
             .conn
             .transaction()
-            .map_err(|e| backend(&label, "cannot begin a read transaction", e))?;
-        let loaded = load::load_all(&tx, &label)?;
+            .map_err(|e| backend(label, "cannot begin a read transaction", e))?;
+        let loaded = load::load_all(&tx, label)?;
         tx.commit()
-            .map_err(|e| backend(&label, "cannot end the read transaction", e))?;
+            .map_err(|e| backend(label, "cannot end the read transaction", e))?;
         Ok(loaded)
     }
 }

@@ -3,6 +3,25 @@
 
 use super::*;
 use crate::server::{Frontend, InvocationType, InvokeRequest};
+use crate::{Ctx, Next, Transition, TransitionError};
+use serde::{Deserialize, Serialize};
+
+/// Always fails the execution.
+#[derive(Serialize, Deserialize)]
+enum Fails {
+    Start,
+}
+
+impl Transition for Fails {
+    type Input = serde_json::Value;
+    type Output = ();
+    fn start(_: serde_json::Value) -> Self {
+        Fails::Start
+    }
+    async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+        Ok(Next::fail(ErrorObject::new("Nope", "always fails")))
+    }
+}
 
 fn frontend_runtime() -> RuntimeHandle {
     let mut registry = Registry::new();

@@ -95,23 +95,6 @@ impl Transition for Double {
     }
 }
 
-/// Always fails the execution.
-#[derive(Serialize, Deserialize)]
-pub(super) enum Fails {
-    Start,
-}
-
-impl Transition for Fails {
-    type Input = serde_json::Value;
-    type Output = ();
-    fn start(_: serde_json::Value) -> Self {
-        Fails::Start
-    }
-    async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
-        Ok(Next::fail(ErrorObject::new("Nope", "always fails")))
-    }
-}
-
 /// Sleeps one second, then waits for an approval callback.
 #[derive(Serialize, Deserialize)]
 enum Approve {
@@ -441,23 +424,25 @@ async fn a_restarted_service_finishes_a_sleeping_execution_over_sqlite() {
         .map(|r| r.load(Ordering::SeqCst))
         .collect();
     assert_eq!(runs, [1, 1, 1], "no transition ran twice");
-    let engine = rt.service().lock().unwrap();
-    let steps: Vec<_> = engine
-        .operations(&arn)
-        .unwrap()
-        .into_iter()
-        .filter(|op| op.op_type == OperationType::Step)
-        .collect();
+    let (steps, succeeded) = {
+        let engine = rt.service().lock().unwrap();
+        let steps: Vec<_> = engine
+            .operations(&arn)
+            .unwrap()
+            .into_iter()
+            .filter(|op| op.op_type == OperationType::Step)
+            .collect();
+        let succeeded = engine
+            .events(&arn)
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type == EventType::StepSucceeded)
+            .count();
+        (steps, succeeded)
+    };
     assert_eq!(steps.len(), 3);
     assert!(steps.iter().all(|s| s.status == OperationStatus::Succeeded));
-    let succeeded = engine
-        .events(&arn)
-        .unwrap()
-        .iter()
-        .filter(|e| e.event_type == EventType::StepSucceeded)
-        .count();
     assert_eq!(succeeded, 3, "each transition recorded once");
-    drop(engine);
     assert_eq!(invocation_errors(rt.service(), &arn), vec![None, None]);
     rt.shutdown().await;
 }
@@ -486,5 +471,50 @@ async fn an_invocation_in_flight_when_the_process_died_is_retried_after_reopenin
         invocation_errors(rt.service(), &arn),
         vec![Some("Runtime.ExitError".into()), None]
     );
+    rt.shutdown().await;
+}
+
+static HANGS: AtomicU32 = AtomicU32::new(0);
+
+/// Its first invocation hangs (far longer than the test); later ones finish at once.
+#[derive(Serialize, Deserialize)]
+enum Hangs {
+    Start,
+}
+
+impl Transition for Hangs {
+    type Input = serde_json::Value;
+    type Output = String;
+    fn start(_: serde_json::Value) -> Self {
+        Hangs::Start
+    }
+    async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+        if HANGS.fetch_add(1, Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Ok(Next::done("finally".into()))
+    }
+}
+
+#[tokio::test]
+async fn shutdown_aborts_invocations_after_the_grace_period_and_a_new_runtime_retries_them() {
+    let mut registry = Registry::new();
+    registry.register::<Hangs>("hangs");
+    let rt = runtime_with(registry.clone(), fast_config());
+    let arn = start(rt.service(), "hangs", "{}");
+    wait_until(rt.service(), Duration::from_secs(5), |e| {
+        e.is_invoking(&arn).then_some(())
+    })
+    .await;
+    rt.shutdown_with_grace(Duration::from_millis(50)).await;
+    let service = rt.service().clone();
+    assert!(!service.lock().unwrap().is_invoking(&arn));
+    assert_eq!(
+        invocation_errors(&service, &arn),
+        vec![Some("Runtime.ExitError".into())]
+    );
+    let rt = Runtime::start(service, Invokers::new(registry), Arc::new(SystemClock));
+    let done = rt.wait_for_end(&arn, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(done.result.as_deref(), Some("\"finally\""));
     rt.shutdown().await;
 }
