@@ -11,8 +11,12 @@ use std::time::Duration;
 pub const AUTO_APPROVE_CENTS: u64 = 10_000;
 /// How long a manager has to decide.
 pub const DECISION_TIMEOUT: Duration = Duration::from_secs(3 * 24 * 3600);
-/// Payouts run in a nightly batch.
-pub const PAYOUT_DELAY: Duration = Duration::from_secs(6 * 3600);
+/// Payouts run in a nightly batch, six hours after approval by default.
+pub const PAYOUT_DELAY_SECS: u64 = 6 * 3600;
+
+fn default_payout_delay() -> u64 {
+    PAYOUT_DELAY_SECS
+}
 
 /// The execution input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +25,9 @@ pub struct Expense {
     pub employee: String,
     pub amount_cents: u64,
     pub description: String,
+    /// Seconds from approval to the payout batch.
+    #[serde(default = "default_payout_delay")]
+    pub payout_delay_secs: u64,
 }
 
 /// The body a manager sends to the callback.
@@ -123,7 +130,8 @@ impl Transition for Approval {
                 }
             }
             Approval::Approved { expense, by } => {
-                Next::sleep(PAYOUT_DELAY, Approval::Payout { expense, by })
+                let delay = Duration::from_secs(expense.payout_delay_secs);
+                Next::sleep(delay, Approval::Payout { expense, by })
             }
             Approval::Payout { expense, by } => {
                 // The transition's operation id is stable across re-runs: an idempotency key

@@ -117,7 +117,8 @@ pub struct ClientArgs {
     ///
     /// Region, credentials and endpoint come from the usual AWS configuration:
     /// AWS_REGION, AWS_PROFILE, ~/.aws/config, AWS_ENDPOINT_URL_LAMBDA.
-    #[arg(verbatim_doc_comment, long, conflicts_with = "endpoint")]
+    /// --endpoint and DURABLE_FSM_ENDPOINT are ignored.
+    #[arg(verbatim_doc_comment, long)]
     pub aws: bool,
     /// Print the response as JSON (its AWS shape) instead of a table
     #[arg(long)]

@@ -111,7 +111,9 @@ impl Client {
             return CliError::Failed(format!("unexpected response from {}: {rest}", self.target));
         }
         if matches!(self.target, Target::Aws { .. })
-            && e.message.to_ascii_lowercase().contains("loading credentials")
+            && e.message
+                .to_ascii_lowercase()
+                .contains("loading credentials")
         {
             return CliError::Failed(format!(
                 "cannot load AWS credentials for {} (set AWS_PROFILE, or \

@@ -128,7 +128,8 @@ pub fn execution_details(e: &GetDurableExecutionResponse, width: usize) -> Strin
             rows.push(("error data", data.clone()));
         }
     }
-    let w_key = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    // Fixed, so the values line up the same way whichever rows an execution has.
+    let w_key = "error data".len();
     let mut out = String::new();
     for (key, value) in rows {
         // Payloads may span lines; a table row may not.
@@ -238,17 +239,20 @@ mod tests {
             ..Default::default()
         };
         let text = execution_details(&e, 120);
-        assert!(text.contains("status    SUCCEEDED"), "{text}");
-        assert!(text.contains("result    {\"charged\":true}"), "{text}");
+        assert!(text.contains("\nstatus      SUCCEEDED\n"), "{text}");
         assert!(
-            text.contains("ended     2024-11-27T09:33:27.500Z (7.500s)"),
+            text.contains("\nresult      {\"charged\":true}\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nended       2024-11-27T09:33:27.500Z (7.500s)\n"),
             "{text}"
         );
         e.result = None;
         e.status = ExecutionStatus::Failed;
         e.error = Some(ErrorObject::new("Rejected", "no\nway"));
         let text = execution_details(&e, 50);
-        assert!(text.contains("error     Rejected: no way"), "{text}");
+        assert!(text.contains("\nerror       Rejected: no way\n"), "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 50), "{text}");
     }
 }

@@ -200,6 +200,7 @@ impl RuntimeHandle {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 impl Frontend for RuntimeHandle {
     /// A registered workflow, or any function not known as plain when a Lambda endpoint is
     /// configured, is durable: the Invoke starts an execution (named by

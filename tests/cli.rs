@@ -1,0 +1,577 @@
+//! The `durable-fsm` binary end to end: `serve` as a child process on a loopback port and a
+//! temporary SQLite file, driven by the client commands. A real execution runs in a tiny
+//! function server hosted by this test (what `cargo lambda watch` is to
+//! `durable-fsm serve --lambda-endpoint`), whose executor talks back to the server under test.
+#![cfg(feature = "cli")]
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use durable_fsm::aws::AwsDurableApi;
+use durable_fsm::machine::{Callback, CallbackConfig};
+use durable_fsm::model::InvocationInput;
+use durable_fsm::{Ctx, Next, Transition, TransitionError, executor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_durable-fsm");
+/// The longest any single command may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+/// The longest a condition polled for may take.
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---- the workflow the function server runs ------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct Order {
+    item: String,
+}
+
+/// Asks for approval through a callback and finishes with the answer.
+#[derive(Serialize, Deserialize)]
+enum Approval {
+    Ask { item: String },
+    Waiting { item: String, callback: Callback },
+}
+
+impl Transition for Approval {
+    type Input = Order;
+    type Output = Value;
+
+    fn start(order: Order) -> Self {
+        Approval::Ask { item: order.item }
+    }
+
+    async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+        Ok(match self {
+            Approval::Ask { item } => {
+                let callback = ctx.callback("approval", CallbackConfig::default()).await?;
+                Next::to(Approval::Waiting { item, callback })
+            }
+            Approval::Waiting { item, callback } => {
+                let decision: Value = ctx.callback_outcome(&callback)?.json()?;
+                Next::done(json!({ "item": item, "decision": decision }))
+            }
+        })
+    }
+}
+
+/// The durable service's URL, known once it listens.
+type DurableUrl = Arc<OnceLock<String>>;
+
+async fn invoke(State(url): State<DurableUrl>, body: axum::body::Bytes) -> Response {
+    let function_error = |message: String| {
+        let body = json!({ "errorType": "TestFunctionError", "errorMessage": message });
+        (
+            StatusCode::OK,
+            [("x-amz-function-error", "Unhandled")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    let Some(url) = url.get() else {
+        return function_error("the durable service URL is not known yet".into());
+    };
+    let input: InvocationInput = match serde_json::from_slice(&body) {
+        Ok(input) => input,
+        Err(e) => return function_error(format!("not an invocation input: {e}")),
+    };
+    let api = AwsDurableApi::with_endpoint(url.clone(), "us-east-1");
+    match executor::run::<Approval, _>(&api, input).await {
+        Ok(output) => match serde_json::to_string(&output) {
+            Ok(text) => (StatusCode::OK, text).into_response(),
+            Err(e) => function_error(e.to_string()),
+        },
+        Err(e) => function_error(e.to_string()),
+    }
+}
+
+/// Hosts the function on 127.0.0.1:0; returns its endpoint.
+fn function_server(rt: &tokio::runtime::Runtime, url: DurableUrl) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .with_state(url);
+    rt.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "durable-fsm-cli-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DURABLE_FSM_ENDPOINT")
+        .env("COLUMNS", "200")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The output of one finished command.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs a command to its end, killing it after [`COMMAND_TIMEOUT`].
+fn run_cmd(mut cmd: Command) -> Run {
+    let mut child = cmd.spawn().unwrap();
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {COMMAND_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn cli(endpoint: &str, args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.extend(["--endpoint", endpoint]);
+    run_cmd(command(&all))
+}
+
+/// `cli` that must succeed.
+fn ok(endpoint: &str, args: &[&str]) -> String {
+    let run = cli(endpoint, args);
+    assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
+    run.stdout
+}
+
+/// `cli` with `--json` that must succeed.
+fn ok_json(endpoint: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(endpoint, &all)).unwrap()
+}
+
+/// Asserts a command failed with `code` and exactly one stderr line starting with `prefix`.
+fn fails(run: &Run, code: i32, prefix: &str) {
+    assert_eq!(run.code, Some(code), "{run:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert!(lines[0].starts_with(prefix), "{run:?}");
+    assert!(!run.stderr.contains("panicked"), "{run:?}");
+}
+
+/// `durable-fsm serve` as a child process; killed on drop.
+struct Server {
+    child: Child,
+    endpoint: String,
+    banner: String,
+}
+
+impl Server {
+    fn start(db: &Path, lambda_endpoint: Option<&str>) -> Self {
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--db"];
+        let db = db.to_str().unwrap();
+        args.push(db);
+        if let Some(url) = lambda_endpoint {
+            args.extend(["--lambda-endpoint", url]);
+        }
+        let mut child = command(&args).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = match rx.recv_timeout(POLL_TIMEOUT) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("serve printed no line within {POLL_TIMEOUT:?}: {e}");
+            }
+        };
+        let prefix = "durable-fsm: serving the Lambda durable execution API on ";
+        let rest = first
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{first}"));
+        let endpoint = rest.split_whitespace().next().unwrap().to_string();
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{first}");
+        assert!(first.ends_with(&format!("(database {db})")), "{first}");
+        let mut banner = first;
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            banner.push('\n');
+            banner.push_str(&line);
+        }
+        Server {
+            child,
+            endpoint,
+            banner,
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns stderr.
+    #[cfg(unix)]
+    fn terminate(mut self) -> String {
+        let stderr = drain(self.child.stderr.take().unwrap());
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM failed");
+        let deadline = Instant::now() + POLL_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "serve exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stderr.join().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for at most [`POLL_TIMEOUT`].
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+#[test]
+fn help_version_and_usage_errors() {
+    let run = run_cmd(command(&["--help"]));
+    assert_eq!(run.code, Some(0));
+    for cmd in [
+        "serve", "start", "get", "history", "list", "callback", "stop",
+    ] {
+        assert!(run.stdout.contains(cmd), "{cmd} missing from --help");
+    }
+    let run = run_cmd(command(&["--version"]));
+    assert_eq!(run.code, Some(0));
+    assert!(run.stdout.starts_with("durable-fsm "), "{run:?}");
+    let run = run_cmd(command(&["callback", "fail", "--help"]));
+    assert!(run.stdout.contains("--type <T>") && run.stdout.contains("--data <D>"));
+
+    fails(
+        &run_cmd(command(&["get"])),
+        2,
+        "durable-fsm: error: the following required arguments were not provided: <ARN>",
+    );
+    fails(
+        &run_cmd(command(&["list", "--status", "DONE"])),
+        2,
+        "durable-fsm: error: invalid value 'DONE' for '--status <S>'",
+    );
+    fails(
+        &run_cmd(command(&["start", "f", "--input", "{oops"])),
+        2,
+        "durable-fsm: error: --input is not valid JSON",
+    );
+    fails(
+        &run_cmd(command(&["list", "--aws"])),
+        2,
+        "durable-fsm: error: AWS lists durable executions per function",
+    );
+    fails(
+        &run_cmd(command(&["get", "arn", "--endpoint", "localhost:5000"])),
+        2,
+        "durable-fsm: error: invalid --endpoint \"localhost:5000\"",
+    );
+    fails(
+        &run_cmd(command(&["serve", "--lambda-endpoint", "ftp://x"])),
+        2,
+        "durable-fsm: error: --lambda-endpoint: invalid Lambda endpoint",
+    );
+    let run = run_cmd(command(&[]));
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("Usage: durable-fsm <COMMAND>"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn unreachable_endpoint_is_one_line() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    fails(
+        &cli(&endpoint, &["get", "arn:aws:lambda:x"]),
+        1,
+        &format!("durable-fsm: error: cannot reach {endpoint}: connection refused"),
+    );
+    fails(
+        &cli(&endpoint, &["list"]),
+        1,
+        &format!("durable-fsm: error: cannot reach {endpoint}: connection refused"),
+    );
+}
+
+#[test]
+fn errors_of_an_empty_service() {
+    let dir = TempDir::new("empty");
+    let server = Server::start(&dir.0.join("empty.db"), None);
+    let e = server.endpoint.as_str();
+    assert!(
+        server
+            .banner
+            .contains(&format!("AWS_ENDPOINT_URL_LAMBDA={e}"))
+    );
+    assert!(server.banner.contains("loopback"));
+
+    assert_eq!(ok(e, &["list"]), "no durable executions\n");
+    assert_eq!(ok_json(e, &["list"]), json!({ "DurableExecutions": [] }));
+
+    let unknown = "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST/\
+                   durable-execution/nope/00000000-0000-4000-8000-000000000000";
+    let not_found = "durable-fsm: error: ResourceNotFoundException: ";
+    // Like AWS, listing a function that does not exist is an error.
+    fails(
+        &cli(e, &["list", "orders", "--status", "RUNNING"]),
+        1,
+        not_found,
+    );
+    fails(&cli(e, &["get", unknown]), 1, not_found);
+    fails(&cli(e, &["history", unknown]), 1, not_found);
+    fails(&cli(e, &["stop", unknown]), 1, not_found);
+    fails(
+        &cli(e, &["callback", "succeed", "AAAA", "{}"]),
+        1,
+        not_found,
+    );
+    fails(
+        &cli(e, &["callback", "fail", "AAAA", "--type", "No"]),
+        1,
+        not_found,
+    );
+    fails(&cli(e, &["callback", "heartbeat", "AAAA"]), 1, not_found);
+    // No --lambda-endpoint: nothing can run the function.
+    fails(&cli(e, &["start", "orders"]), 1, not_found);
+    fails(
+        &cli(e, &["start", "orders", "--input", "[1,"]),
+        2,
+        "durable-fsm: error: --input is not valid JSON: EOF while parsing",
+    );
+}
+
+#[test]
+fn an_execution_from_start_to_stop() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let durable_url: DurableUrl = Arc::default();
+    let function = function_server(&rt, durable_url.clone());
+    let dir = TempDir::new("run");
+    let db = dir.0.join("durable.db");
+    let server = Server::start(&db, Some(&function));
+    durable_url.set(server.endpoint.clone()).unwrap();
+    let e = server.endpoint.as_str();
+    assert!(server.banner.contains(&function), "{}", server.banner);
+
+    // start: an Event invoke, printing the ARN only.
+    let arn = ok(
+        e,
+        &[
+            "start",
+            "approval",
+            "--name",
+            "order-1",
+            "--input",
+            r#"{"item":"laptop"}"#,
+        ],
+    )
+    .trim()
+    .to_string();
+    assert!(
+        arn.starts_with("arn:aws:lambda:us-east-1:123456789012:function:approval:")
+            && arn.contains("/durable-execution/order-1/"),
+        "{arn}"
+    );
+
+    // The function runs, creates its callback and suspends.
+    let callback_id = eventually("CallbackStarted", || {
+        let history = ok_json(e, &["history", &arn]);
+        history["Events"].as_array()?.iter().find_map(|ev| {
+            ev["CallbackStartedDetails"]["CallbackId"]
+                .as_str()
+                .map(str::to_string)
+        })
+    });
+    let table = ok(e, &["history", &arn]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("event") && lines[0].contains("detail"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("ExecutionStarted") && lines[1].contains("laptop"),
+        "{table}"
+    );
+    assert!(
+        table.contains("CallbackStarted") && table.contains(&callback_id),
+        "{table}"
+    );
+    assert!(lines.iter().all(|l| l.chars().count() <= 200), "{table}");
+    let reversed = ok(e, &["history", &arn, "--reverse", "--all"]);
+    let newest = reversed.lines().nth(1).unwrap_or_default();
+    assert_eq!(Some(newest), lines.last().copied(), "{reversed}");
+
+    let listed = ok(e, &["list"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("order-1"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("approval") && row.contains("RUNNING"),
+        "{listed}"
+    );
+    let listed = ok(e, &["list", "approval", "--status", "running"]);
+    assert!(
+        listed.lines().nth(1).is_some_and(|l| l.contains("RUNNING")),
+        "{listed}"
+    );
+    assert_eq!(
+        ok(e, &["list", "approval", "--status", "SUCCEEDED"]),
+        "no durable executions\n"
+    );
+    assert_eq!(
+        ok(e, &["get", &arn]).lines().nth(1),
+        Some("status      RUNNING")
+    );
+
+    // The same name and input again: the same execution.
+    let again = ok(
+        e,
+        &[
+            "start",
+            "approval",
+            "--name",
+            "order-1",
+            "--input",
+            r#"{"item":"laptop"}"#,
+        ],
+    );
+    assert_eq!(again.trim(), arn);
+
+    ok(e, &["callback", "heartbeat", &callback_id]);
+    let sent = ok(
+        e,
+        &["callback", "succeed", &callback_id, r#"{"approved":true}"#],
+    );
+    assert_eq!(sent, format!("callback {callback_id} succeeded\n"));
+
+    let done = eventually("SUCCEEDED", || {
+        let exec = ok_json(e, &["get", &arn]);
+        (exec["Status"] == "SUCCEEDED").then_some(exec)
+    });
+    let result: Value = serde_json::from_str(done["Result"].as_str().unwrap_or_default()).unwrap();
+    assert_eq!(
+        result,
+        json!({ "item": "laptop", "decision": { "approved": true } })
+    );
+    let details = ok(e, &["get", &arn]);
+    assert!(details.contains("\nstatus      SUCCEEDED\n"), "{details}");
+    assert!(
+        details.contains("\nresult      {") && details.contains(r#""item":"laptop""#),
+        "{details}"
+    );
+    let table = ok(e, &["history", &arn]);
+    assert!(table.contains("CallbackSucceeded") && table.contains("ExecutionSucceeded"));
+
+    // A second callback answer is refused; stopping a finished execution gives its end time.
+    let late = cli(e, &["callback", "succeed", &callback_id, "{}"]);
+    assert_eq!(late.code, Some(1), "{late:?}");
+    assert_eq!(late.stderr.lines().count(), 1, "{late:?}");
+    let stopped = ok_json(e, &["stop", &arn]);
+    assert_eq!(stopped["StopTimestamp"], done["EndTimestamp"]);
+    let stopped = ok(
+        e,
+        &["stop", &arn, "--type", "Cancelled", "--message", "too late"],
+    );
+    assert!(stopped.starts_with("stopped at 20"), "{stopped}");
+    assert_eq!(ok_json(e, &["get", &arn])["Status"], "SUCCEEDED");
+
+    // SIGTERM stops the service cleanly; the execution is still in its database afterwards.
+    #[cfg(unix)]
+    {
+        let stderr = server.terminate();
+        assert!(
+            stderr.contains("SIGTERM received, shutting down"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("durable-fsm: stopped"), "{stderr}");
+        let server = Server::start(&db, None);
+        let exec = ok_json(&server.endpoint, &["get", &arn]);
+        assert_eq!(exec["Status"], "SUCCEEDED");
+    }
+    drop(rt);
+}
