@@ -392,6 +392,9 @@ fn errors_of_an_empty_service() {
 
     assert_eq!(ok(e, &["list"]), "no durable executions\n");
     assert_eq!(ok_json(e, &["list"]), json!({ "DurableExecutions": [] }));
+    let mut from_env = command(&["list"]);
+    from_env.env("DURABLE_FSM_ENDPOINT", e);
+    assert_eq!(run_cmd(from_env).stdout, "no durable executions\n");
 
     let unknown = "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST/\
                    durable-execution/nope/00000000-0000-4000-8000-000000000000";
@@ -559,6 +562,43 @@ fn an_execution_from_start_to_stop() {
     );
     assert!(stopped.starts_with("stopped at 20"), "{stopped}");
     assert_eq!(ok_json(e, &["get", &arn])["Status"], "SUCCEEDED");
+
+    // start --wait: a RequestResponse invoke that returns when the execution ends.
+    let waiting = {
+        let cmd = command(&[
+            "start",
+            "approval",
+            "--name",
+            "order-2",
+            "--input",
+            r#"{"item":"desk"}"#,
+            "--wait",
+            "--endpoint",
+            e,
+        ]);
+        std::thread::spawn(move || run_cmd(cmd))
+    };
+    let arn2 = eventually("order-2", || {
+        let list = ok_json(e, &["list", "approval", "--name", "order-2"]);
+        list["DurableExecutions"][0]["DurableExecutionArn"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let callback2 = eventually("the callback of order-2", || {
+        let history = ok_json(e, &["history", &arn2]);
+        history["Events"].as_array()?.iter().find_map(|ev| {
+            ev["CallbackStartedDetails"]["CallbackId"]
+                .as_str()
+                .map(str::to_string)
+        })
+    });
+    ok(e, &["callback", "succeed", &callback2, r#""yes""#]);
+    let waited = waiting.join().unwrap();
+    assert_eq!(waited.code, Some(0), "{waited:?}");
+    assert_eq!(
+        waited.stdout,
+        format!("{arn2}\n{{\"decision\":\"yes\",\"item\":\"desk\"}}\n")
+    );
 
     // SIGTERM stops the service cleanly; the execution is still in its database afterwards.
     #[cfg(unix)]
