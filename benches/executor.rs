@@ -54,11 +54,19 @@ fn sleeping_after(n: u64, rt: &tokio::runtime::Runtime) -> Fixture {
         .expect("start")
         .arn;
     invoke(&service, &arn, rt);
-    Fixture { service, clock, arn }
+    Fixture {
+        service,
+        clock,
+        arn,
+    }
 }
 
 /// Runs one invocation; returns (its duration, transitions it ran, operations it loaded).
-fn invoke(service: &LocalService, arn: &str, rt: &tokio::runtime::Runtime) -> (Duration, u64, usize) {
+fn invoke(
+    service: &LocalService,
+    arn: &str,
+    rt: &tokio::runtime::Runtime,
+) -> (Duration, u64, usize) {
     let input = service
         .with_engine(|e| e.begin_invocation(arn))
         .expect("engine")
@@ -67,12 +75,22 @@ fn invoke(service: &LocalService, arn: &str, rt: &tokio::runtime::Runtime) -> (D
     let token = input.checkpoint_token.clone();
     let started = Instant::now();
     let (output, stats) = rt
-        .block_on(executor::run_with::<Count, _>(service, input, &RunOptions::default()))
+        .block_on(executor::run_with::<Count, _>(
+            service,
+            input,
+            &RunOptions::default(),
+        ))
         .expect("invocation");
     let took = started.elapsed();
     service
         .with_engine(|e| {
-            e.complete_invocation(arn, &token, InvocationOutcome::Output(output), "bench".into(), Timestamp::now())
+            e.complete_invocation(
+                arn,
+                &token,
+                InvocationOutcome::Output(output),
+                "bench".into(),
+                Timestamp::now(),
+            )
         })
         .expect("engine")
         .expect("complete");
@@ -80,7 +98,10 @@ fn invoke(service: &LocalService, arn: &str, rt: &tokio::runtime::Runtime) -> (D
 }
 
 fn throughput(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let mut g = c.benchmark_group("in-process/sequential transitions");
     g.sample_size(10);
     for n in [100u64, 1_000, 10_000] {
@@ -101,7 +122,10 @@ fn throughput(c: &mut Criterion) {
 }
 
 fn resume(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let mut g = c.benchmark_group("in-process/resume after N transitions");
     g.sample_size(10);
     for n in [10u64, 100, 1_000, 10_000] {

@@ -134,7 +134,9 @@ impl Functions {
 
     /// `desk` runs [`Desk`] and `echo` runs [`Echo`].
     pub fn desk_and_echo() -> Self {
-        Self::new().workflow::<Desk>("desk").workflow::<Echo>("echo")
+        Self::new()
+            .workflow::<Desk>("desk")
+            .workflow::<Echo>("echo")
     }
 
     /// Serves workflow `W` as the durable function `name`.
@@ -225,7 +227,9 @@ impl Stack {
         let service_url = format!("http://{service_addr}");
         let function_url = format!(
             "http://{}",
-            function_listener.local_addr().expect("function host address")
+            function_listener
+                .local_addr()
+                .expect("function host address")
         );
 
         let service = LocalService::in_memory(EngineConfig::default(), Arc::new(SystemClock));
