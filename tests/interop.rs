@@ -1,0 +1,743 @@
+//! Interop with AWS's own tools: the interop example (`examples/interop`), built as a real
+//! `lambda_runtime` binary and served by `cargo lambda watch`, is driven
+//!
+//! * by AWS's emulator `dex-local-runner` (aws-durable-execution-sdk-python-testing 1.4.0, with
+//!   its skip-time clock), started with its `POST /start-durable-execution` route, and
+//! * by `durable-fsm serve --lambda-endpoint`, started with the Lambda Invoke API (real time),
+//!
+//! and every execution's result and history are checked: against what the emulator produces
+//! (its deviations from AWS, spec/local-runner.md §8, are asserted as such and listed in the
+//! book's "Interop" chapter) and against what AWS produces (spec/history-and-conformance.md
+//! §1) for `durable-fsm serve`. A third test sends malformed invocation events straight to the
+//! function.
+//!
+//! cargo lambda serves an example only as its default function `_`, so each workflow runs in a
+//! `cargo lambda watch` of its own (`INTEROP_WORKFLOW` picks it) and is invoked as `_`.
+//! `cargo lambda watch` builds the example with exactly this test's features, so it reuses
+//! what `cargo test` compiled. The tools come from PyPI into `<target>/interop-venv`
+//! (see `interop/tools.rs`: skipped without Python, except in CI).
+#![cfg(all(feature = "lambda", feature = "cli"))]
+
+#[path = "interop/http.rs"]
+mod http;
+#[path = "interop/procs.rs"]
+mod procs;
+#[path = "interop/tools.rs"]
+mod tools;
+
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
+use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use http::{Http, encode_segment, event_label, history, summary, wait_callback_id, wait_terminal};
+use procs::{
+    Procs, invoke_url, start_dex_local_runner, start_serve, start_watch, wait_function_ready,
+    wait_listening,
+};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tools::{free_port, tools};
+
+/// The longest an execution may take to end.
+const EXECUTION_TIMEOUT: Duration = Duration::from_secs(180);
+/// The longest the callback workflow may take to create its callback.
+const CALLBACK_WAIT: Duration = Duration::from_secs(60);
+/// The callback result sent to `with-callback`.
+const CALLBACK_BODY: &str = r#"{"approved":true,"by":"interop"}"#;
+/// `paged-state`: transitions, and bytes of filler in each state. Over 1000 operations (the
+/// first page of `durable-fsm serve`'s invocation input) and over 5 MiB of payload (the
+/// emulator's first page), so the invocation after the sleep must page with
+/// GetDurableExecutionState under both.
+const PAGED_TRANSITIONS: usize = 1200;
+const PAGED_STATE_BYTES: usize = 4600;
+/// The emulator's bound on the payload of one page of operations.
+const RUNNER_PAGE_BYTES: usize = 5 * 1024 * 1024;
+/// The region of `durable-fsm serve` (its default) and of the emulator (its default).
+const SERVE_REGION: &str = "us-east-1";
+const RUNNER_REGION: &str = "us-west-2";
+
+/// The interop example's workflows.
+const WORKFLOWS: [&str; 5] = [
+    "three-steps",
+    "with-sleep",
+    "with-callback",
+    "retries",
+    "paged-state",
+];
+
+/// Who drives the executions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    /// AWS's emulator, dex-local-runner 1.4.0.
+    DexLocalRunner,
+    /// `durable-fsm serve`.
+    Serve,
+}
+
+/// Where an execution is started and how its callbacks are completed.
+#[derive(Clone)]
+enum Target {
+    DexLocalRunner { base: String, watch: String },
+    Serve { base: String, client: aws_sdk_lambda::Client },
+}
+
+impl Target {
+    fn base(&self) -> &str {
+        match self {
+            Target::DexLocalRunner { base, .. } | Target::Serve { base, .. } => base,
+        }
+    }
+
+    /// Starts an execution named `name` of the function behind this target; returns its ARN.
+    async fn start(&self, http: &Http, name: &str, input: &Value) -> String {
+        match self {
+            Target::DexLocalRunner { base, watch } => {
+                // The emulator's own start route; LambdaEndpoint sends this execution's
+                // invocations to its workflow's `cargo lambda watch`.
+                let body = json!({
+                    "AccountId": "123456789012",
+                    "FunctionName": "_",
+                    "FunctionQualifier": "$LATEST",
+                    "ExecutionName": name,
+                    "ExecutionTimeoutSeconds": 300,
+                    "ExecutionRetentionPeriodDays": 1,
+                    "Input": input.to_string(),
+                    "LambdaEndpoint": watch,
+                });
+                let reply = http
+                    .post_json(
+                        &format!("{base}/start-durable-execution"),
+                        &body.to_string(),
+                        http::REQUEST_TIMEOUT,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("start {name}: {e}"));
+                assert_eq!(reply.status, 201, "start {name}: {reply:?}");
+                reply.json()["ExecutionArn"]
+                    .as_str()
+                    .expect("ExecutionArn")
+                    .to_string()
+            }
+            Target::Serve { client, .. } => {
+                // What `aws lambda invoke --invocation-type Event --durable-execution-name`
+                // sends.
+                let out = client
+                    .invoke()
+                    .function_name("_")
+                    .invocation_type(InvocationType::Event)
+                    .durable_execution_name(name)
+                    .payload(Blob::new(input.to_string()))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("Invoke {name}: {e:?}"));
+                assert_eq!(out.status_code(), 202, "Invoke {name}");
+                out.durable_execution_arn()
+                    .expect("X-Amz-Durable-Execution-Arn")
+                    .to_string()
+            }
+        }
+    }
+
+    /// Completes a callback successfully with `body`.
+    async fn succeed_callback(&self, http: &Http, id: &str, body: &str) {
+        match self {
+            Target::DexLocalRunner { base, .. } => {
+                let url = format!(
+                    "{base}/2025-12-01/durable-execution-callbacks/{}/succeed",
+                    encode_segment(id)
+                );
+                let reply = http
+                    .post_json(&url, body, http::REQUEST_TIMEOUT)
+                    .await
+                    .unwrap_or_else(|e| panic!("callback success: {e}"));
+                assert_eq!(reply.status, 200, "callback success: {reply:?}");
+            }
+            Target::Serve { client, .. } => {
+                client
+                    .send_durable_execution_callback_success()
+                    .callback_id(id)
+                    .result(Blob::new(body))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("SendDurableExecutionCallbackSuccess: {e:?}"));
+            }
+        }
+    }
+}
+
+/// The execution input of a workflow.
+fn input(workflow: &str) -> Value {
+    match workflow {
+        "three-steps" => json!(5),
+        "with-sleep" => json!({ "seconds": 1 }),
+        "paged-state" => json!({
+            "transitions": PAGED_TRANSITIONS,
+            "state_bytes": PAGED_STATE_BYTES,
+        }),
+        _ => json!({}),
+    }
+}
+
+/// The result a workflow ends with.
+fn expected_result(workflow: &str) -> Value {
+    match workflow {
+        "three-steps" => json!({ "value": 12, "steps": 3 }),
+        "with-sleep" => json!({ "slept": 1 }),
+        "with-callback" => json!({ "callback": { "approved": true, "by": "interop" } }),
+        "retries" => json!({ "attempts": 3 }),
+        "paged-state" => json!({
+            "transitions": PAGED_TRANSITIONS,
+            "state_bytes": PAGED_STATE_BYTES,
+            "filler_intact": true,
+        }),
+        other => panic!("unknown workflow {other}"),
+    }
+}
+
+/// One finished execution.
+struct Finished {
+    workflow: String,
+    arn: String,
+    execution: Value,
+    events: Vec<Value>,
+}
+
+/// Starts `workflow` at `target`, completes its callback if it has one, waits for the end and
+/// reads the history.
+async fn run_workflow(target: Target, http: Http, workflow: String) -> Finished {
+    let base = target.base().to_string();
+    let arn = target.start(&http, &workflow, &input(&workflow)).await;
+    if workflow == "with-callback" {
+        let id = wait_callback_id(&http, &base, &arn, CALLBACK_WAIT).await;
+        target.succeed_callback(&http, &id, CALLBACK_BODY).await;
+    }
+    let execution = wait_terminal(&http, &base, &arn, EXECUTION_TIMEOUT).await;
+    let events = history(&http, &base, &arn).await;
+    Finished {
+        workflow,
+        arn,
+        execution,
+        events,
+    }
+}
+
+/// Runs every workflow at once, each at its own target.
+async fn run_all(targets: Vec<(String, Target)>, http: &Http) -> Vec<Finished> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (workflow, target) in targets {
+        tasks.spawn(run_workflow(target, http.clone(), workflow));
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(finished) => done.push(finished),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("a workflow task failed: {e}"),
+        }
+    }
+    done.sort_by_key(|f| WORKFLOWS.iter().position(|w| *w == f.workflow));
+    done
+}
+
+// ---- history checks -----------------------------------------------------------------------
+
+/// The labels (`EventType(Name)`) a workflow's history must have, in order.
+fn expected_labels(driver: Driver, workflow: &str) -> Vec<String> {
+    let step = |name: &str| vec![format!("StepStarted({name})"), format!("StepSucceeded({name})")];
+    let mut labels = vec![format!("ExecutionStarted({workflow})")];
+    let invocation = "InvocationCompleted".to_string();
+    match workflow {
+        "three-steps" => {
+            labels.extend(step("First"));
+            labels.extend(step("Second"));
+            labels.extend(step("Third"));
+            labels.push(invocation);
+        }
+        "with-sleep" => {
+            labels.extend(step("Start"));
+            labels.push("WaitStarted(Woke)".into());
+            labels.push(invocation.clone());
+            labels.push("WaitSucceeded(Woke)".into());
+            labels.extend(step("Woke"));
+            labels.push(invocation);
+        }
+        "with-callback" => {
+            // The callback is created inside `Ask`'s transition, before that transition's
+            // STEP is checkpointed.
+            labels.push("CallbackStarted(approval)".into());
+            labels.extend(step("Ask"));
+            labels.push(invocation.clone());
+            labels.push("CallbackSucceeded(approval)".into());
+            labels.extend(step("Waiting"));
+            labels.push(invocation);
+        }
+        "retries" => {
+            for _ in 0..2 {
+                labels.push("StepStarted(Flaky)".into());
+                labels.push("StepFailed(Flaky)".into());
+                labels.push(invocation.clone());
+            }
+            labels.extend(step("Flaky"));
+            labels.push(invocation);
+        }
+        "paged-state" => {
+            for _ in 0..PAGED_TRANSITIONS {
+                labels.extend(step("Fill"));
+            }
+            labels.push("WaitStarted(Check)".into());
+            labels.push(invocation.clone());
+            labels.push("WaitSucceeded(Check)".into());
+            labels.extend(step("Check"));
+            labels.push(invocation);
+        }
+        other => panic!("unknown workflow {other}"),
+    }
+    labels.push(format!("ExecutionSucceeded({workflow})"));
+    // The emulator's skip-time clock completes a timer as soon as it is armed, and the
+    // emulator orders events by timestamp: WaitSucceeded lands before the InvocationCompleted
+    // of the invocation that started the wait (spec/local-runner.md §8, "event order of fast
+    // completions"; AWS numbers it after, history-and-conformance.md §1.3).
+    if driver == Driver::DexLocalRunner {
+        reorder_fast_completions(&mut labels);
+    }
+    labels
+}
+
+/// Moves each `WaitSucceeded` in front of the `InvocationCompleted` just before it.
+fn reorder_fast_completions(labels: &mut [String]) {
+    for i in 1..labels.len() {
+        if labels[i].starts_with("WaitSucceeded") && labels[i - 1] == "InvocationCompleted" {
+            labels.swap(i - 1, i);
+        }
+    }
+}
+
+/// `value[path…]`, or `Null`.
+fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(value, |v, key| &v[*key])
+}
+
+/// Checks one finished execution: status, result, event sequence and the members AWS
+/// requires, with the emulator's deviations asserted as they are.
+fn check(driver: Driver, run: &Finished) {
+    let Finished {
+        workflow,
+        arn,
+        execution,
+        events,
+    } = run;
+    let context = || format!("{driver:?} {workflow} {arn}: {}", summary(events));
+    assert_eq!(execution["Status"], "SUCCEEDED", "{}: {execution}", context());
+    let result: Value = serde_json::from_str(execution["Result"].as_str().unwrap_or("null"))
+        .unwrap_or_else(|e| panic!("{}: Result is not JSON: {e}", context()));
+    assert_eq!(result, expected_result(workflow), "{}", context());
+
+    let labels: Vec<String> = events.iter().map(event_label).collect();
+    let expected = expected_labels(driver, workflow);
+    if labels != expected {
+        let first = labels
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(labels.len().min(expected.len()));
+        panic!(
+            "{}\nthe history differs from event {} on: got {:?}, expected {:?}",
+            context(),
+            first + 1,
+            &labels[first..labels.len().min(first + 8)],
+            &expected[first..expected.len().min(first + 8)],
+        );
+    }
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["EventId"], json!(i + 1), "{}: EventId of {event}", context());
+        let kind = event["EventType"].as_str().unwrap_or_default();
+        if kind.starts_with("Step") {
+            assert_eq!(event["SubType"], "Transition", "{}: {event}", context());
+        }
+        match (kind, driver) {
+            ("InvocationCompleted", Driver::Serve) => {
+                let details = &event["InvocationCompletedDetails"];
+                for member in ["StartTimestamp", "EndTimestamp", "RequestId"] {
+                    assert!(
+                        !details[member].is_null(),
+                        "{}: InvocationCompletedDetails.{member} missing in {event}",
+                        context()
+                    );
+                }
+                assert!(details["Error"].is_null(), "{}: {event}", context());
+            }
+            // Deviation: the emulator drops the details member when it renumbers events.
+            ("InvocationCompleted", Driver::DexLocalRunner) => assert!(
+                event.get("InvocationCompletedDetails").is_none(),
+                "{}: the emulator now sends InvocationCompletedDetails: {event}",
+                context()
+            ),
+            _ => {}
+        }
+    }
+    check_details(driver, workflow, events, &context);
+}
+
+/// The workflow-specific members of the events.
+fn check_details(driver: Driver, workflow: &str, events: &[Value], context: &dyn Fn() -> String) {
+    let of = |kind: &str| -> Vec<&Value> {
+        events.iter().filter(|e| e["EventType"] == kind).collect()
+    };
+    let succeeded = of("StepSucceeded");
+    match driver {
+        // AWS always sends RetryDetails with the attempt that succeeded.
+        Driver::Serve => {
+            let final_attempt = if workflow == "retries" { 3 } else { 1 };
+            let last = succeeded.len() - 1;
+            for (i, event) in succeeded.iter().enumerate() {
+                let attempt = if i == last { final_attempt } else { 1 };
+                assert_eq!(
+                    at(event, &["StepSucceededDetails", "RetryDetails", "CurrentAttempt"]),
+                    &json!(attempt),
+                    "{}: {event}",
+                    context()
+                );
+            }
+        }
+        // Deviation: the emulator sends no RetryDetails on a plain SUCCEED.
+        Driver::DexLocalRunner => {
+            for event in &succeeded {
+                assert!(
+                    at(event, &["StepSucceededDetails", "RetryDetails"]).is_null(),
+                    "{}: the emulator now sends RetryDetails on StepSucceeded: {event}",
+                    context()
+                );
+            }
+        }
+    }
+    match workflow {
+        "three-steps" => {
+            let payload = at(succeeded[0], &["StepSucceededDetails", "Result", "Payload"]);
+            assert_eq!(payload, r#"{"Second":6}"#, "{}", context());
+        }
+        "with-sleep" => {
+            let started = of("WaitStarted");
+            assert_eq!(
+                at(started[0], &["WaitStartedDetails", "Duration"]),
+                &json!(1),
+                "{}: {}",
+                context(),
+                started[0]
+            );
+        }
+        "with-callback" => {
+            let started = of("CallbackStarted");
+            let details = &started[0]["CallbackStartedDetails"];
+            assert!(details["CallbackId"].is_string(), "{}", context());
+            assert_eq!(details["Timeout"], json!(300), "{}: {details}", context());
+            let done = of("CallbackSucceeded");
+            assert_eq!(
+                at(done[0], &["CallbackSucceededDetails", "Result", "Payload"]),
+                CALLBACK_BODY,
+                "{}: {}",
+                context(),
+                done[0]
+            );
+        }
+        "retries" => {
+            let failed = of("StepFailed");
+            for (i, event) in failed.iter().enumerate() {
+                let attempt = i + 1;
+                let details = &event["StepFailedDetails"];
+                assert_eq!(
+                    details["RetryDetails"],
+                    json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": 1 }),
+                    "{}: {event}",
+                    context()
+                );
+                assert_eq!(
+                    details["Error"]["Payload"],
+                    json!({
+                        "ErrorType": "TransientFailure",
+                        "ErrorMessage": format!("transient failure on attempt {attempt}"),
+                    }),
+                    "{}: {event}",
+                    context()
+                );
+            }
+        }
+        "paged-state" => {
+            let bytes: usize = succeeded
+                .iter()
+                .filter_map(|e| at(e, &["StepSucceededDetails", "Result", "Payload"]).as_str())
+                .map(str::len)
+                .sum();
+            assert!(
+                bytes > RUNNER_PAGE_BYTES,
+                "{}: only {bytes} bytes of state: the invocation input could hold them all",
+                context()
+            );
+        }
+        _ => {}
+    }
+}
+
+// ---- the stacks ----------------------------------------------------------------------------
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}
+
+/// An aws-sdk-lambda client for `durable-fsm serve`: dummy credentials, no SDK retries,
+/// bounded calls.
+fn serve_client(url: &str) -> aws_sdk_lambda::Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(30))
+        .build();
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(SERVE_REGION))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("dummy", "dummy", None, None, "interop"))
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// Waits for every watched function of a stack to answer (in parallel: the first one may
+/// compile the example while the others wait for cargo's lock).
+async fn warm_up(http: &Http, watches: &[String]) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for url in watches {
+        let (http, url) = (http.clone(), url.clone());
+        tasks.spawn(async move {
+            let answer = wait_function_ready(&http, &url).await;
+            assert_eq!(answer["Status"], "FAILED", "{url}: {answer}");
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+#[test]
+fn dex_local_runner_drives_the_interop_workflows() {
+    let Some(tools) = tools() else { return };
+    let began = Instant::now();
+    let mut procs = Procs::default();
+    let runner_port = free_port();
+    let runner_url = format!("http://127.0.0.1:{runner_port}");
+    let watch_ports: Vec<u16> = WORKFLOWS.iter().map(|_| free_port()).collect();
+    let watch_urls: Vec<String> = watch_ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    // The global endpoint serves three-steps; every execution names its own with
+    // LambdaEndpoint, since cargo lambda serves one example per process.
+    let runner = procs.add(start_dex_local_runner(
+        tools,
+        "dex",
+        runner_port,
+        &watch_urls[0],
+    ));
+    wait_listening(&mut procs.0[runner], runner_port);
+    for (workflow, port) in WORKFLOWS.iter().zip(&watch_ports) {
+        let watch = procs.add(start_watch(
+            tools,
+            "dex",
+            workflow,
+            *port,
+            &runner_url,
+            RUNNER_REGION,
+        ));
+        wait_listening(&mut procs.0[watch], *port);
+    }
+    let http = Http::default();
+    let runtime = runtime();
+    let finished = runtime.block_on(async {
+        let health = http.get(&format!("{runner_url}/health")).await;
+        assert!(health.is_ok_and(|r| r.status == 200), "the emulator is not healthy");
+        warm_up(&http, &watch_urls).await;
+        let ready = began.elapsed();
+        let targets = WORKFLOWS
+            .iter()
+            .zip(&watch_urls)
+            .map(|(workflow, watch)| {
+                let target = Target::DexLocalRunner {
+                    base: runner_url.clone(),
+                    watch: watch.clone(),
+                };
+                (workflow.to_string(), target)
+            })
+            .collect();
+        let finished = run_all(targets, &http).await;
+        eprintln!(
+            "interop (dex-local-runner): stack ready in {ready:.1?}, workflows done in {:.1?}",
+            began.elapsed() - ready
+        );
+        finished
+    });
+    for run in &finished {
+        check(Driver::DexLocalRunner, run);
+    }
+    // paged-state: the emulator's access log shows the executor paging the operations the
+    // invocation input left out.
+    let paged = finished
+        .iter()
+        .find(|f| f.workflow == "paged-state")
+        .expect("paged-state ran");
+    let log = procs.0[runner].log_text();
+    let state_reads = format!("{}/state?", encode_segment(&paged.arn));
+    assert!(
+        log.contains(&state_reads),
+        "no GetDurableExecutionState call for {} in the emulator's log",
+        paged.arn
+    );
+    assert_eq!(finished[0].execution["FunctionArn"], json!(format!(
+        "arn:aws:lambda:{RUNNER_REGION}:123456789012:function:_:$LATEST"
+    )));
+    eprintln!("interop (dex-local-runner): {:.1?} in all", began.elapsed());
+}
+
+#[test]
+fn durable_fsm_serve_drives_the_interop_workflows() {
+    let Some(tools) = tools() else { return };
+    let began = Instant::now();
+    let mut procs = Procs::default();
+    let mut targets = Vec::new();
+    let mut watch_urls = Vec::new();
+    for workflow in WORKFLOWS {
+        // One service per workflow: `serve` has one Lambda endpoint, and cargo lambda serves
+        // one example per process.
+        let port = free_port();
+        let watch_url = format!("http://127.0.0.1:{port}");
+        let (serve, serve_url) = start_serve("serve", workflow, &watch_url);
+        procs.add(serve);
+        let watch = procs.add(start_watch(
+            tools,
+            "serve",
+            workflow,
+            port,
+            &serve_url,
+            SERVE_REGION,
+        ));
+        wait_listening(&mut procs.0[watch], port);
+        let target = Target::Serve {
+            client: serve_client(&serve_url),
+            base: serve_url,
+        };
+        targets.push((workflow.to_string(), target));
+        watch_urls.push(watch_url);
+    }
+    let http = Http::default();
+    let runtime = runtime();
+    let finished = runtime.block_on(async {
+        warm_up(&http, &watch_urls).await;
+        let ready = began.elapsed();
+        let finished = run_all(targets, &http).await;
+        eprintln!(
+            "interop (durable-fsm serve): stack ready in {ready:.1?}, workflows done in {:.1?}",
+            began.elapsed() - ready
+        );
+        finished
+    });
+    for run in &finished {
+        check(Driver::Serve, run);
+        assert!(
+            run.arn.starts_with(&format!(
+                "arn:aws:lambda:{SERVE_REGION}:123456789012:function:_:$LATEST/durable-execution/{}/",
+                run.workflow
+            )),
+            "{}",
+            run.arn
+        );
+    }
+    eprintln!("interop (durable-fsm serve): {:.1?} in all", began.elapsed());
+}
+
+#[test]
+fn bad_invocation_events_get_failed_envelopes_and_the_function_survives() {
+    let Some(tools) = tools() else { return };
+    let mut procs = Procs::default();
+    let port = free_port();
+    let watch_url = format!("http://127.0.0.1:{port}");
+    let (serve, serve_url) = start_serve("bad-events", "three-steps", &watch_url);
+    procs.add(serve);
+    let watch = procs.add(start_watch(
+        tools,
+        "bad-events",
+        "three-steps",
+        port,
+        &serve_url,
+        SERVE_REGION,
+    ));
+    wait_listening(&mut procs.0[watch], port);
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:_:$LATEST/durable-execution/bad/1";
+    let op = |status: &str| {
+        json!({
+            "Id": "1", "Type": "EXECUTION", "Status": status, "StartTimestamp": 1_732_700_000_000_i64,
+            "ExecutionDetails": { "InputPayload": "5" },
+        })
+    };
+    let cases = [
+        (
+            "missing CheckpointToken",
+            json!({
+                "DurableExecutionArn": arn,
+                "InitialExecutionState": { "Operations": [op("STARTED")], "NextMarker": "" },
+            }),
+            "CheckpointToken",
+        ),
+        (
+            "unknown operation Status",
+            json!({
+                "DurableExecutionArn": arn,
+                "CheckpointToken": "token",
+                "InitialExecutionState": { "Operations": [op("EXPLODED")], "NextMarker": "" },
+            }),
+            "EXPLODED",
+        ),
+        (
+            "Operations not a list",
+            json!({
+                "DurableExecutionArn": arn,
+                "CheckpointToken": "token",
+                "InitialExecutionState": { "Operations": { "Id": "1" }, "NextMarker": "" },
+            }),
+            "Operations is not a list",
+        ),
+        ("not an object", json!(["DurableExecutionArn"]), "not a JSON object"),
+    ];
+    let http = Http::default();
+    let runtime = runtime();
+    runtime.block_on(async {
+        warm_up(&http, std::slice::from_ref(&watch_url)).await;
+        for (what, event, hint) in &cases {
+            let reply = http
+                .post_json(&invoke_url(&watch_url), &event.to_string(), http::REQUEST_TIMEOUT)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(reply.status, 200, "{what}: {reply:?}");
+            let out = reply.json();
+            assert_eq!(out["Status"], "FAILED", "{what}: {out}");
+            assert_eq!(out["Error"]["ErrorType"], "InvalidInvocationEvent", "{what}: {out}");
+            let message = out["Error"]["ErrorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains(hint), "{what}: {hint:?} not in {message:?}");
+            assert!(out.get("Result").is_none(), "{what}: {out}");
+        }
+        // The same function process still runs a real execution.
+        let target = Target::Serve {
+            client: serve_client(&serve_url),
+            base: serve_url.clone(),
+        };
+        let finished = run_workflow(target, http.clone(), "three-steps".into()).await;
+        check(Driver::Serve, &finished);
+    });
+    // cargo lambda restarts a function process that dies; it started this one once.
+    let log = procs.0[watch].log_text();
+    let starts = log.matches("Running `").count();
+    assert_eq!(starts, 1, "the function was started {starts} times\n{log}");
+}
