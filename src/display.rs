@@ -1,4 +1,8 @@
-//! Human-readable renderings of executions: the history as a table.
+//! Human-readable renderings of executions: the history as a table; workflow graphs and
+//! execution paths as Mermaid and Graphviz DOT ([`graph`], [`trace`]).
+
+pub mod graph;
+pub mod trace;
 
 use crate::model::*;
 

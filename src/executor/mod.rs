@@ -5,9 +5,11 @@
 //! Name = the state that ran, Payload = the next state). Nothing before the newest state runs
 //! again.
 
+mod check;
 mod resume;
 mod session;
 
+pub use check::{INVALID_GRAPH, UNDECLARED_TRANSITION};
 pub use session::{MAX_BYTES_PER_CALL, MAX_UPDATES_PER_CALL};
 
 use crate::api::{ApiError, DurableApi};
@@ -37,6 +39,11 @@ pub struct RunOptions {
     pub now: Option<Timestamp>,
     /// Stop after this many transitions in one invocation (the rest run in later ones).
     pub max_transitions: Option<u64>,
+    /// A transition that takes an edge the workflow's [`Graph`](crate::machine::Graph) does not
+    /// declare fails with a [`Terminal`](crate::machine::Terminal) `UndeclaredTransition`
+    /// error. Off by default (production logs a warning instead, once per invocation); the
+    /// test runner turns it on.
+    pub strict_graph: bool,
 }
 
 /// What one invocation did, for tests and benchmarks.
@@ -130,6 +137,7 @@ async fn run_inner<W: Transition>(
     let mut state = resume.state;
     let mut index = resume.index;
     let mut in_flight = resume.in_flight;
+    let mut graph = check::GraphCheck::new::<W>(options.strict_graph);
 
     loop {
         if options
@@ -166,6 +174,7 @@ async fn run_inner<W: Transition>(
             let mut ctx = Ctx::new(&mut session, &id, attempt, now);
             state.next(&mut ctx).instrument(span).await
         };
+        let result = graph.check(name, result);
         stats.transitions_run += 1;
         let mut updates = Vec::with_capacity(3);
         let step = |action| {

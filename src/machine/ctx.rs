@@ -192,6 +192,15 @@ pub struct Callback {
 }
 
 impl Callback {
+    /// A callback value not created through [`Ctx::callback`], for sample states in tests.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn sample(operation_id: String, callback_id: String) -> Self {
+        Callback {
+            operation_id,
+            callback_id,
+        }
+    }
+
     /// The id to hand to the system that completes the callback.
     pub fn id(&self) -> &str {
         &self.callback_id

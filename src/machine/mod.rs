@@ -4,6 +4,7 @@
 pub mod codec;
 mod ctx;
 mod error;
+pub mod graph;
 pub mod ids;
 mod name;
 mod next;
@@ -13,6 +14,7 @@ pub(crate) use ctx::{BoxFuture, CtxBackend, whole_seconds};
 pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
 pub(crate) use error::ErrorClass;
 pub use error::{CtxError, Suspend, Terminal, TransitionError};
+pub use graph::{Edge, EdgeKind, Graph, GraphError};
 pub use name::variant_name;
 pub use next::Next;
 pub use retry::RetryStrategy;
@@ -74,6 +76,27 @@ pub trait Transition: Serialize + DeserializeOwned + Send + Sized + 'static {
     /// step policy (6 attempts, 5 s doubling to 60 s, full jitter).
     fn retry_strategy(&self) -> RetryStrategy {
         RetryStrategy::default()
+    }
+
+    /// The states, the start state and the transitions each state may take, for pictures
+    /// ([`display::graph`](crate::display::graph)) and checks: the executor checks every
+    /// transition against it (an `UndeclaredTransition` error under the test runner, a
+    /// warning in production) and `testing::explore` walks it. Defaults to none.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError, machine::Graph};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Door { Closed, Open }
+    /// # impl Transition for Door { type Input = (); type Output = ();
+    /// #   fn start(_: ()) -> Self { Door::Closed }
+    /// #   async fn next(self, _: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    /// #       Ok(match self { Door::Closed => Next::to(Door::Open), Door::Open => Next::done(()) }) }
+    /// fn graph() -> Option<Graph> {
+    ///     Some(Graph::new("Closed").edge("Closed", "Open").done("Open"))
+    /// }
+    /// # }
+    /// ```
+    fn graph() -> Option<Graph> {
+        None
     }
 
     /// The codec for this workflow's states in checkpoints. Defaults to JSON.

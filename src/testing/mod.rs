@@ -16,9 +16,14 @@
 //!
 //! Timers and retry delays are skipped by moving the virtual clock to the next deadline;
 //! callbacks are answered by the replies registered with [`TestRunner::on_callback`].
+//! Transitions outside the workflow's declared [`Graph`](crate::machine::Graph) fail the run
+//! (see [`TestRunner::strict_graph`]), and [`explore`] checks the declared graph against the
+//! workflow's code.
 
+mod explore;
 mod faults;
 
+pub use explore::{Observation, Panic, Report, Samples, explore, sample_callback};
 pub use faults::{Fault, FaultyApi};
 
 use crate::api::{ApiError, DurableApi};
@@ -149,6 +154,7 @@ pub struct TestRunner<W> {
     execution_name: Option<String>,
     timeout_seconds: Option<i64>,
     max_transitions: Option<u64>,
+    strict_graph: bool,
     _workflow: PhantomData<fn() -> W>,
 }
 
@@ -179,6 +185,7 @@ impl<W: Transition> TestRunner<W> {
             execution_name: None,
             timeout_seconds: None,
             max_transitions: None,
+            strict_graph: true,
             _workflow: PhantomData,
         }
     }
@@ -206,6 +213,14 @@ impl<W: Transition> TestRunner<W> {
     /// (the executor yields with a one-second timer).
     pub fn max_transitions_per_invocation(mut self, n: u64) -> Self {
         self.max_transitions = Some(n);
+        self
+    }
+
+    /// Whether a transition outside the workflow's declared
+    /// [`Graph`](crate::machine::Graph) fails the execution with an `UndeclaredTransition`
+    /// error (the default here) or only logs a warning, as in production.
+    pub fn strict_graph(mut self, strict: bool) -> Self {
+        self.strict_graph = strict;
         self
     }
 
@@ -276,6 +291,7 @@ impl<W: Transition> TestRunner<W> {
                 let options = RunOptions {
                     now: Some(at),
                     max_transitions: self.max_transitions,
+                    strict_graph: self.strict_graph,
                 };
                 let outcome = match executor::run_with::<W, _>(&api, input, &options).await {
                     Ok((output, stats)) => {
