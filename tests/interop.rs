@@ -22,6 +22,8 @@
 mod http;
 #[path = "interop/procs.rs"]
 mod procs;
+#[path = "interop/scenarios.rs"]
+mod scenarios;
 #[path = "interop/tools.rs"]
 mod tools;
 
@@ -29,11 +31,12 @@ use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use http::{Http, encode_segment, event_label, history, summary, wait_callback_id, wait_terminal};
+use http::{Http, encode_segment, history, wait_suspended_on_callback, wait_terminal};
 use procs::{
     Procs, invoke_url, start_dex_local_runner, start_serve, start_watch, wait_function_ready,
     wait_listening,
 };
+use scenarios::{CALLBACK_BODY, Driver, Finished, WORKFLOWS, check, input};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tools::{free_port, tools};
@@ -42,43 +45,21 @@ use tools::{free_port, tools};
 const EXECUTION_TIMEOUT: Duration = Duration::from_secs(180);
 /// The longest the callback workflow may take to create its callback.
 const CALLBACK_WAIT: Duration = Duration::from_secs(60);
-/// The callback result sent to `with-callback`.
-const CALLBACK_BODY: &str = r#"{"approved":true,"by":"interop"}"#;
-/// `paged-state`: transitions, and bytes of filler in each state. Over 1000 operations (the
-/// first page of `durable-fsm serve`'s invocation input) and over 5 MiB of payload (the
-/// emulator's first page), so the invocation after the sleep must page with
-/// GetDurableExecutionState under both.
-const PAGED_TRANSITIONS: usize = 1200;
-const PAGED_STATE_BYTES: usize = 4600;
-/// The emulator's bound on the payload of one page of operations.
-const RUNNER_PAGE_BYTES: usize = 5 * 1024 * 1024;
 /// The region of `durable-fsm serve` (its default) and of the emulator (its default).
 const SERVE_REGION: &str = "us-east-1";
 const RUNNER_REGION: &str = "us-west-2";
 
-/// The interop example's workflows.
-const WORKFLOWS: [&str; 5] = [
-    "three-steps",
-    "with-sleep",
-    "with-callback",
-    "retries",
-    "paged-state",
-];
-
-/// Who drives the executions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Driver {
-    /// AWS's emulator, dex-local-runner 1.4.0.
-    DexLocalRunner,
-    /// `durable-fsm serve`.
-    Serve,
-}
-
 /// Where an execution is started and how its callbacks are completed.
 #[derive(Clone)]
 enum Target {
-    DexLocalRunner { base: String, watch: String },
-    Serve { base: String, client: aws_sdk_lambda::Client },
+    DexLocalRunner {
+        base: String,
+        watch: String,
+    },
+    Serve {
+        base: String,
+        client: aws_sdk_lambda::Client,
+    },
 }
 
 impl Target {
@@ -165,50 +146,13 @@ impl Target {
     }
 }
 
-/// The execution input of a workflow.
-fn input(workflow: &str) -> Value {
-    match workflow {
-        "three-steps" => json!(5),
-        "with-sleep" => json!({ "seconds": 1 }),
-        "paged-state" => json!({
-            "transitions": PAGED_TRANSITIONS,
-            "state_bytes": PAGED_STATE_BYTES,
-        }),
-        _ => json!({}),
-    }
-}
-
-/// The result a workflow ends with.
-fn expected_result(workflow: &str) -> Value {
-    match workflow {
-        "three-steps" => json!({ "value": 12, "steps": 3 }),
-        "with-sleep" => json!({ "slept": 1 }),
-        "with-callback" => json!({ "callback": { "approved": true, "by": "interop" } }),
-        "retries" => json!({ "attempts": 3 }),
-        "paged-state" => json!({
-            "transitions": PAGED_TRANSITIONS,
-            "state_bytes": PAGED_STATE_BYTES,
-            "filler_intact": true,
-        }),
-        other => panic!("unknown workflow {other}"),
-    }
-}
-
-/// One finished execution.
-struct Finished {
-    workflow: String,
-    arn: String,
-    execution: Value,
-    events: Vec<Value>,
-}
-
 /// Starts `workflow` at `target`, completes its callback if it has one, waits for the end and
 /// reads the history.
 async fn run_workflow(target: Target, http: Http, workflow: String) -> Finished {
     let base = target.base().to_string();
     let arn = target.start(&http, &workflow, &input(&workflow)).await;
     if workflow == "with-callback" {
-        let id = wait_callback_id(&http, &base, &arn, CALLBACK_WAIT).await;
+        let id = wait_suspended_on_callback(&http, &base, &arn, CALLBACK_WAIT).await;
         target.succeed_callback(&http, &id, CALLBACK_BODY).await;
     }
     let execution = wait_terminal(&http, &base, &arn, EXECUTION_TIMEOUT).await;
@@ -237,244 +181,6 @@ async fn run_all(targets: Vec<(String, Target)>, http: &Http) -> Vec<Finished> {
     }
     done.sort_by_key(|f| WORKFLOWS.iter().position(|w| *w == f.workflow));
     done
-}
-
-// ---- history checks -----------------------------------------------------------------------
-
-/// The labels (`EventType(Name)`) a workflow's history must have, in order.
-fn expected_labels(driver: Driver, workflow: &str) -> Vec<String> {
-    let step = |name: &str| vec![format!("StepStarted({name})"), format!("StepSucceeded({name})")];
-    let mut labels = vec![format!("ExecutionStarted({workflow})")];
-    let invocation = "InvocationCompleted".to_string();
-    match workflow {
-        "three-steps" => {
-            labels.extend(step("First"));
-            labels.extend(step("Second"));
-            labels.extend(step("Third"));
-            labels.push(invocation);
-        }
-        "with-sleep" => {
-            labels.extend(step("Start"));
-            labels.push("WaitStarted(Woke)".into());
-            labels.push(invocation.clone());
-            labels.push("WaitSucceeded(Woke)".into());
-            labels.extend(step("Woke"));
-            labels.push(invocation);
-        }
-        "with-callback" => {
-            // The callback is created inside `Ask`'s transition, before that transition's
-            // STEP is checkpointed.
-            labels.push("CallbackStarted(approval)".into());
-            labels.extend(step("Ask"));
-            labels.push(invocation.clone());
-            labels.push("CallbackSucceeded(approval)".into());
-            labels.extend(step("Waiting"));
-            labels.push(invocation);
-        }
-        "retries" => {
-            for _ in 0..2 {
-                labels.push("StepStarted(Flaky)".into());
-                labels.push("StepFailed(Flaky)".into());
-                labels.push(invocation.clone());
-            }
-            labels.extend(step("Flaky"));
-            labels.push(invocation);
-        }
-        "paged-state" => {
-            for _ in 0..PAGED_TRANSITIONS {
-                labels.extend(step("Fill"));
-            }
-            labels.push("WaitStarted(Check)".into());
-            labels.push(invocation.clone());
-            labels.push("WaitSucceeded(Check)".into());
-            labels.extend(step("Check"));
-            labels.push(invocation);
-        }
-        other => panic!("unknown workflow {other}"),
-    }
-    labels.push(format!("ExecutionSucceeded({workflow})"));
-    // The emulator's skip-time clock completes a timer as soon as it is armed, and the
-    // emulator orders events by timestamp: WaitSucceeded lands before the InvocationCompleted
-    // of the invocation that started the wait (spec/local-runner.md §8, "event order of fast
-    // completions"; AWS numbers it after, history-and-conformance.md §1.3).
-    if driver == Driver::DexLocalRunner {
-        reorder_fast_completions(&mut labels);
-    }
-    labels
-}
-
-/// Moves each `WaitSucceeded` in front of the `InvocationCompleted` just before it.
-fn reorder_fast_completions(labels: &mut [String]) {
-    for i in 1..labels.len() {
-        if labels[i].starts_with("WaitSucceeded") && labels[i - 1] == "InvocationCompleted" {
-            labels.swap(i - 1, i);
-        }
-    }
-}
-
-/// `value[path…]`, or `Null`.
-fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
-    path.iter().fold(value, |v, key| &v[*key])
-}
-
-/// Checks one finished execution: status, result, event sequence and the members AWS
-/// requires, with the emulator's deviations asserted as they are.
-fn check(driver: Driver, run: &Finished) {
-    let Finished {
-        workflow,
-        arn,
-        execution,
-        events,
-    } = run;
-    let context = || format!("{driver:?} {workflow} {arn}: {}", summary(events));
-    assert_eq!(execution["Status"], "SUCCEEDED", "{}: {execution}", context());
-    let result: Value = serde_json::from_str(execution["Result"].as_str().unwrap_or("null"))
-        .unwrap_or_else(|e| panic!("{}: Result is not JSON: {e}", context()));
-    assert_eq!(result, expected_result(workflow), "{}", context());
-
-    let labels: Vec<String> = events.iter().map(event_label).collect();
-    let expected = expected_labels(driver, workflow);
-    if labels != expected {
-        let first = labels
-            .iter()
-            .zip(&expected)
-            .position(|(a, b)| a != b)
-            .unwrap_or(labels.len().min(expected.len()));
-        panic!(
-            "{}\nthe history differs from event {} on: got {:?}, expected {:?}",
-            context(),
-            first + 1,
-            &labels[first..labels.len().min(first + 8)],
-            &expected[first..expected.len().min(first + 8)],
-        );
-    }
-    for (i, event) in events.iter().enumerate() {
-        assert_eq!(event["EventId"], json!(i + 1), "{}: EventId of {event}", context());
-        let kind = event["EventType"].as_str().unwrap_or_default();
-        if kind.starts_with("Step") {
-            assert_eq!(event["SubType"], "Transition", "{}: {event}", context());
-        }
-        match (kind, driver) {
-            ("InvocationCompleted", Driver::Serve) => {
-                let details = &event["InvocationCompletedDetails"];
-                for member in ["StartTimestamp", "EndTimestamp", "RequestId"] {
-                    assert!(
-                        !details[member].is_null(),
-                        "{}: InvocationCompletedDetails.{member} missing in {event}",
-                        context()
-                    );
-                }
-                assert!(details["Error"].is_null(), "{}: {event}", context());
-            }
-            // Deviation: the emulator drops the details member when it renumbers events.
-            ("InvocationCompleted", Driver::DexLocalRunner) => assert!(
-                event.get("InvocationCompletedDetails").is_none(),
-                "{}: the emulator now sends InvocationCompletedDetails: {event}",
-                context()
-            ),
-            _ => {}
-        }
-    }
-    check_details(driver, workflow, events, &context);
-}
-
-/// The workflow-specific members of the events.
-fn check_details(driver: Driver, workflow: &str, events: &[Value], context: &dyn Fn() -> String) {
-    let of = |kind: &str| -> Vec<&Value> {
-        events.iter().filter(|e| e["EventType"] == kind).collect()
-    };
-    let succeeded = of("StepSucceeded");
-    match driver {
-        // AWS always sends RetryDetails with the attempt that succeeded.
-        Driver::Serve => {
-            let final_attempt = if workflow == "retries" { 3 } else { 1 };
-            let last = succeeded.len() - 1;
-            for (i, event) in succeeded.iter().enumerate() {
-                let attempt = if i == last { final_attempt } else { 1 };
-                assert_eq!(
-                    at(event, &["StepSucceededDetails", "RetryDetails", "CurrentAttempt"]),
-                    &json!(attempt),
-                    "{}: {event}",
-                    context()
-                );
-            }
-        }
-        // Deviation: the emulator sends no RetryDetails on a plain SUCCEED.
-        Driver::DexLocalRunner => {
-            for event in &succeeded {
-                assert!(
-                    at(event, &["StepSucceededDetails", "RetryDetails"]).is_null(),
-                    "{}: the emulator now sends RetryDetails on StepSucceeded: {event}",
-                    context()
-                );
-            }
-        }
-    }
-    match workflow {
-        "three-steps" => {
-            let payload = at(succeeded[0], &["StepSucceededDetails", "Result", "Payload"]);
-            assert_eq!(payload, r#"{"Second":6}"#, "{}", context());
-        }
-        "with-sleep" => {
-            let started = of("WaitStarted");
-            assert_eq!(
-                at(started[0], &["WaitStartedDetails", "Duration"]),
-                &json!(1),
-                "{}: {}",
-                context(),
-                started[0]
-            );
-        }
-        "with-callback" => {
-            let started = of("CallbackStarted");
-            let details = &started[0]["CallbackStartedDetails"];
-            assert!(details["CallbackId"].is_string(), "{}", context());
-            assert_eq!(details["Timeout"], json!(300), "{}: {details}", context());
-            let done = of("CallbackSucceeded");
-            assert_eq!(
-                at(done[0], &["CallbackSucceededDetails", "Result", "Payload"]),
-                CALLBACK_BODY,
-                "{}: {}",
-                context(),
-                done[0]
-            );
-        }
-        "retries" => {
-            let failed = of("StepFailed");
-            for (i, event) in failed.iter().enumerate() {
-                let attempt = i + 1;
-                let details = &event["StepFailedDetails"];
-                assert_eq!(
-                    details["RetryDetails"],
-                    json!({ "CurrentAttempt": attempt, "NextAttemptDelaySeconds": 1 }),
-                    "{}: {event}",
-                    context()
-                );
-                assert_eq!(
-                    details["Error"]["Payload"],
-                    json!({
-                        "ErrorType": "TransientFailure",
-                        "ErrorMessage": format!("transient failure on attempt {attempt}"),
-                    }),
-                    "{}: {event}",
-                    context()
-                );
-            }
-        }
-        "paged-state" => {
-            let bytes: usize = succeeded
-                .iter()
-                .filter_map(|e| at(e, &["StepSucceededDetails", "Result", "Payload"]).as_str())
-                .map(str::len)
-                .sum();
-            assert!(
-                bytes > RUNNER_PAGE_BYTES,
-                "{}: only {bytes} bytes of state: the invocation input could hold them all",
-                context()
-            );
-        }
-        _ => {}
-    }
 }
 
 // ---- the stacks ----------------------------------------------------------------------------
@@ -559,7 +265,10 @@ fn dex_local_runner_drives_the_interop_workflows() {
     let runtime = runtime();
     let finished = runtime.block_on(async {
         let health = http.get(&format!("{runner_url}/health")).await;
-        assert!(health.is_ok_and(|r| r.status == 200), "the emulator is not healthy");
+        assert!(
+            health.is_ok_and(|r| r.status == 200),
+            "the emulator is not healthy"
+        );
         warm_up(&http, &watch_urls).await;
         let ready = began.elapsed();
         let targets = WORKFLOWS
@@ -596,9 +305,12 @@ fn dex_local_runner_drives_the_interop_workflows() {
         "no GetDurableExecutionState call for {} in the emulator's log",
         paged.arn
     );
-    assert_eq!(finished[0].execution["FunctionArn"], json!(format!(
-        "arn:aws:lambda:{RUNNER_REGION}:123456789012:function:_:$LATEST"
-    )));
+    assert_eq!(
+        finished[0].execution["FunctionArn"],
+        json!(format!(
+            "arn:aws:lambda:{RUNNER_REGION}:123456789012:function:_:$LATEST"
+        ))
+    );
     eprintln!("interop (dex-local-runner): {:.1?} in all", began.elapsed());
 }
 
@@ -655,7 +367,10 @@ fn durable_fsm_serve_drives_the_interop_workflows() {
             run.arn
         );
     }
-    eprintln!("interop (durable-fsm serve): {:.1?} in all", began.elapsed());
+    eprintln!(
+        "interop (durable-fsm serve): {:.1?} in all",
+        began.elapsed()
+    );
 }
 
 #[test]
@@ -709,7 +424,11 @@ fn bad_invocation_events_get_failed_envelopes_and_the_function_survives() {
             }),
             "Operations is not a list",
         ),
-        ("not an object", json!(["DurableExecutionArn"]), "not a JSON object"),
+        (
+            "not an object",
+            json!(["DurableExecutionArn"]),
+            "not a JSON object",
+        ),
     ];
     let http = Http::default();
     let runtime = runtime();
@@ -717,15 +436,25 @@ fn bad_invocation_events_get_failed_envelopes_and_the_function_survives() {
         warm_up(&http, std::slice::from_ref(&watch_url)).await;
         for (what, event, hint) in &cases {
             let reply = http
-                .post_json(&invoke_url(&watch_url), &event.to_string(), http::REQUEST_TIMEOUT)
+                .post_json(
+                    &invoke_url(&watch_url),
+                    &event.to_string(),
+                    http::REQUEST_TIMEOUT,
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(reply.status, 200, "{what}: {reply:?}");
             let out = reply.json();
             assert_eq!(out["Status"], "FAILED", "{what}: {out}");
-            assert_eq!(out["Error"]["ErrorType"], "InvalidInvocationEvent", "{what}: {out}");
+            assert_eq!(
+                out["Error"]["ErrorType"], "InvalidInvocationEvent",
+                "{what}: {out}"
+            );
             let message = out["Error"]["ErrorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains(hint), "{what}: {hint:?} not in {message:?}");
+            assert!(
+                message.contains(hint),
+                "{what}: {hint:?} not in {message:?}"
+            );
             assert!(out.get("Result").is_none(), "{what}: {out}");
         }
         // The same function process still runs a real execution.

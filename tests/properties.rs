@@ -30,6 +30,9 @@ fn config(default_cases: u32) -> Config {
         .unwrap_or(default_cases);
     Config {
         cases,
+        // Integration tests have no lib.rs beside them to put regression files next to;
+        // a failure prints its minimal case instead.
+        failure_persistence: None,
         ..Config::default()
     }
 }

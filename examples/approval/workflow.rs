@@ -2,7 +2,7 @@
 //! days) for a manager's decision sent as a callback, approved ones are paid in the nightly
 //! payout batch.
 
-use durable_fsm::machine::{Callback, CallbackConfig, CallbackOutcome};
+use durable_fsm::machine::{Callback, CallbackConfig, CallbackOutcome, Graph};
 use durable_fsm::{Ctx, Next, Transition, TransitionError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -79,6 +79,23 @@ impl Transition for Approval {
 
     fn start(expense: Expense) -> Self {
         Approval::Submitted(expense)
+    }
+
+    /// Every transition below, declared: the test runner fails a transition that is not in
+    /// it, and `durable_fsm::testing::explore` checks it against this code.
+    fn graph() -> Option<Graph> {
+        Some(
+            Graph::new("Submitted")
+                .edge("Submitted", "Approved")
+                .edge("Submitted", "AwaitingManager")
+                .edge("AwaitingManager", "Approved")
+                .edge("AwaitingManager", "Rejected")
+                // A decision body that is not a `Decision` is an error, retried.
+                .retry("AwaitingManager")
+                .sleep("Approved", "Payout")
+                .done("Payout")
+                .done("Rejected"),
+        )
     }
 
     async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {

@@ -17,6 +17,7 @@ Examples:
   durable-fsm start orders --input '{\"orderId\":42}'
   durable-fsm list orders --status RUNNING
   durable-fsm history <ARN>
+  durable-fsm graph <ARN> --format dot | dot -Tsvg > path.svg
   durable-fsm callback succeed <CALLBACK_ID> '{\"approved\":true}'
   durable-fsm get <ARN> --aws                                  # against AWS itself
 
@@ -55,6 +56,8 @@ pub enum Command {
     Get(GetArgs),
     /// Show the history of a durable execution, one event per line
     History(HistoryArgs),
+    /// Draw the path a durable execution took (Mermaid or Graphviz DOT), with counts
+    Graph(super::graph::GraphArgs),
     /// List durable executions, newest first
     List(ListArgs),
     /// Complete a callback (succeed or fail) or send its heartbeat

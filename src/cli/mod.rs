@@ -1,5 +1,5 @@
 //! The `durable-fsm` command-line tool: `serve` runs the local durable service; `start`, `get`,
-//! `history`, `list`, `callback` and `stop` operate durable executions on it or on AWS.
+//! `history`, `graph`, `list`, `callback` and `stop` operate durable executions on it or on AWS.
 //!
 //! A transport only: commands parse their arguments, call [`DurableApi`](crate::DurableApi)
 //! (through [`AwsDurableApi`](crate::aws::AwsDurableApi), against `--endpoint` or AWS) or start
@@ -18,6 +18,7 @@ mod args;
 mod client;
 mod commands;
 mod format;
+mod graph;
 mod serve;
 
 use crate::api::ApiError;
@@ -79,6 +80,7 @@ async fn execute(command: Command) -> Result<(), CliError> {
         Command::Start(args) => commands::start(args).await,
         Command::Get(args) => commands::get(args).await,
         Command::History(args) => commands::history(args).await,
+        Command::Graph(args) => graph::graph(args).await,
         Command::List(args) => commands::list(args).await,
         Command::Callback(cmd) => commands::callback(cmd).await,
         Command::Stop(args) => commands::stop(args).await,

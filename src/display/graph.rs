@@ -67,7 +67,12 @@ enum Class {
 }
 
 impl Class {
-    const ALL: [Class; 4] = [Class::Visited, Class::Current, Class::Succeeded, Class::Failed];
+    const ALL: [Class; 4] = [
+        Class::Visited,
+        Class::Current,
+        Class::Succeeded,
+        Class::Failed,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -133,7 +138,13 @@ impl Picture {
                 p.node(state);
             }
         }
-        let count_label = |n: u64| if n > 0 { format!("×{n}") } else { String::new() };
+        let count_label = |n: u64| {
+            if n > 0 {
+                format!("×{n}")
+            } else {
+                String::new()
+            }
+        };
         let style = |n: u64| match (trace, n) {
             (None, _) => Style::Plain,
             (Some(_), 0) => Style::NotTaken,
@@ -224,23 +235,19 @@ impl Picture {
             self.nodes[i].label = format!("{name} ×{n}");
             self.nodes[i].class = Some(Class::Visited);
         }
-        if let Some(current) = &t.current {
-            let i = self.node(current);
-            self.nodes[i].class = Some(Class::Current);
-        }
-        let Some(last) = &t.last else { return };
-        let ended = match t.status {
-            ExecutionStatus::Running => return,
+        let Some(current) = &t.current else { return };
+        let i = self.node(current);
+        self.nodes[i].class = Some(match t.status {
+            ExecutionStatus::Running => Class::Current,
             ExecutionStatus::Succeeded => Class::Succeeded,
             _ => Class::Failed,
-        };
-        let i = self.node(last);
-        self.nodes[i].class = Some(ended);
+        });
+        // `done` and `fail` are taken once at most: the one that ended the execution.
         let finished_by_transition = t
             .edges
             .iter()
-            .any(|c| c.edge.from == *last && c.edge.kind.is_terminal());
-        if !finished_by_transition {
+            .any(|c| c.edge.from == *current && c.edge.kind.is_terminal());
+        if t.status != ExecutionStatus::Running && !finished_by_transition {
             let status = t.status.as_str().to_ascii_lowercase().replace('_', " ");
             self.lines.push(Line {
                 from: Some(i),
@@ -268,7 +275,11 @@ impl Picture {
             if node.label != ids[i] {
                 let label = node.label.replace('"', "#quot;");
                 let _ = writeln!(out, "    state \"{label}\" as {}", ids[i]);
-            } else if !self.lines.iter().any(|l| l.from == Some(i) || l.to == Some(i)) {
+            } else if !self
+                .lines
+                .iter()
+                .any(|l| l.from == Some(i) || l.to == Some(i))
+            {
                 let _ = writeln!(out, "    {}", ids[i]);
             }
         }
@@ -309,11 +320,7 @@ impl Picture {
         let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !KEYWORDS.contains(&name.as_str());
-        if plain {
-            name.clone()
-        } else {
-            format!("s{i}")
-        }
+        if plain { name.clone() } else { format!("s{i}") }
     }
 
     fn dot(&self) -> String {
@@ -352,8 +359,12 @@ impl Picture {
             out.push_str(";\n");
         }
         for line in &self.lines {
-            let from = line.from.map_or("\"[start]\"".into(), |i| q(&self.nodes[i].name));
-            let to = line.to.map_or("\"[end]\"".into(), |i| q(&self.nodes[i].name));
+            let from = line
+                .from
+                .map_or("\"[start]\"".into(), |i| q(&self.nodes[i].name));
+            let to = line
+                .to
+                .map_or("\"[end]\"".into(), |i| q(&self.nodes[i].name));
             let mut attrs = Vec::new();
             if !line.label.is_empty() {
                 attrs.push(format!("label={}", q(&line.label)));
@@ -364,8 +375,9 @@ impl Picture {
                 Style::NotTaken => {
                     attrs.push("color=\"#9ca3af\", fontcolor=\"#9ca3af\", style=dashed".into())
                 }
-                Style::Undeclared => attrs
-                    .push("color=\"#b91c1c\", fontcolor=\"#b91c1c\", penwidth=2".into()),
+                Style::Undeclared => {
+                    attrs.push("color=\"#b91c1c\", fontcolor=\"#b91c1c\", penwidth=2".into())
+                }
             }
             let _ = write!(out, "    {from} -> {to}");
             if !attrs.is_empty() {
@@ -501,7 +513,10 @@ mod tests {
             .events;
         let text = render_events(Some(&approval()), &events, GraphFormat::Mermaid);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines.contains(&"    Submitted --> Rejected: ×1 undeclared"), "{text}");
+        assert!(
+            lines.contains(&"    Submitted --> Rejected: ×1 undeclared"),
+            "{text}"
+        );
         assert!(lines.contains(&"    Rejected --> [*]: timed out"), "{text}");
         assert!(lines.contains(&"    class Rejected failed"), "{text}");
         let dot = render_events(Some(&approval()), &events, GraphFormat::Dot);
@@ -519,7 +534,10 @@ mod tests {
 
     #[test]
     fn odd_names_get_ids_and_empty_histories_draw_nothing() {
-        let g = Graph::new("end").edge("end", "two words").custom_names().state("Alone");
+        let g = Graph::new("end")
+            .edge("end", "two words")
+            .custom_names()
+            .state("Alone");
         assert_eq!(
             mermaid(&g),
             "stateDiagram-v2

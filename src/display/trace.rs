@@ -31,11 +31,10 @@ pub struct Trace {
     pub start: Option<String>,
     /// The execution's status: RUNNING until an execution-ending event.
     pub status: ExecutionStatus,
-    /// For a running execution, the newest state: the one whose transition runs next (or is
-    /// running, retrying or polling).
+    /// The state the execution is in. While it runs: the newest state, whose transition runs
+    /// next (or is running, retrying or polling). Once it ended: the state whose transition
+    /// ended it with `done` or `fail`, or the state it was in when it timed out or was stopped.
     pub current: Option<String>,
-    /// The state whose transition ran last.
-    pub last: Option<String>,
     /// How many times each state was entered: the start once, plus each `to`, `sleep` and
     /// `poll` edge into it (retries re-run a state without entering it again).
     pub visits: BTreeMap<String, u64>,
@@ -54,9 +53,8 @@ struct Step {
 impl Trace {
     /// Reads the trace from history events, oldest first (a whole history, every page).
     pub fn from_events(events: &[Event]) -> Trace {
-        let is_transition = |e: &Event| {
-            e.parent_id.is_none() && e.sub_type.as_deref() == Some(TRANSITION_SUBTYPE)
-        };
+        let is_transition =
+            |e: &Event| e.parent_id.is_none() && e.sub_type.as_deref() == Some(TRANSITION_SUBTYPE);
         let waits: HashSet<&str> = events
             .iter()
             .filter(|e| e.event_type == EventType::WaitStarted)
@@ -130,7 +128,6 @@ impl Trace {
             start: steps.first().map(|s| s.name.clone()),
             status,
             current: None,
-            last: steps.last().map(|s| s.name.clone()),
             visits: BTreeMap::new(),
             edges: Vec::new(),
         };
@@ -170,14 +167,11 @@ impl Trace {
                 *trace.visits.entry(to.clone()).or_default() += 1;
             }
             current = match kind {
-                EdgeKind::Done | EdgeKind::Fail => None,
-                EdgeKind::Retry => Some(step.name.clone()),
+                EdgeKind::Done | EdgeKind::Fail | EdgeKind::Retry => Some(step.name.clone()),
                 _ => to,
             };
         }
-        if status == ExecutionStatus::Running {
-            trace.current = current;
-        }
+        trace.current = current;
         trace
     }
 
@@ -356,7 +350,7 @@ pub(crate) mod tests {
         let t = Trace::from_events(&approved());
         assert_eq!(t.start.as_deref(), Some("Submitted"));
         assert_eq!(t.status, ExecutionStatus::Succeeded);
-        assert_eq!((t.current, t.last.as_deref()), (None, Some("Payout")));
+        assert_eq!(t.current.as_deref(), Some("Payout"));
         let edges: Vec<String> = t.edges.iter().map(|c| c.edge.to_string()).collect();
         assert_eq!(
             edges,

@@ -45,7 +45,10 @@ impl GraphCheck {
             Ok(graph) => Terminal::new(UNDECLARED_TRANSITION, undeclared::<W>(graph, &edge)),
             Err(e) => Terminal::new(
                 INVALID_GRAPH,
-                format!("the declared graph of {} is not valid: {e}", type_name::<W>()),
+                format!(
+                    "the declared graph of {} is not valid: {e}",
+                    type_name::<W>()
+                ),
             ),
         };
         if self.strict {

@@ -1,14 +1,14 @@
 //! Declared edges: the states of a workflow, its start state and the transitions each state
 //! may take, written with a small builder instead of a proc-macro.
 //!
-//! A workflow declares its graph with [`Transition::graph`](super::Transition::graph). The
-//! executor checks every transition against it (an error under the test runner, a warning in
-//! production), [`display::graph`](crate::display::graph) draws it, and
-//! `testing::explore` checks it against the workflow's real code.
+//! A workflow declares its graph with [`Transition::graph`]. The executor checks every
+//! transition against it (an error under the test runner, a warning in production),
+//! [`display::graph`](crate::display::graph) draws it, and `testing::explore` checks it
+//! against the workflow's real code.
 
+use super::name::variant_names;
 use super::{Next, Terminal, Transition, TransitionError};
 use crate::machine::{CtxError, Suspend};
-use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -194,7 +194,10 @@ impl Graph {
     pub fn new(start: impl Into<String>) -> Self {
         let start = start.into();
         Graph {
-            states: vec![start.clone()].into_iter().filter(|s| !s.is_empty()).collect(),
+            states: vec![start.clone()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
             start,
             edges: Vec::new(),
             custom_names: false,
@@ -406,56 +409,6 @@ pub(crate) fn type_name<T>() -> &'static str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
-/// The variant names of an enum, read from its `Deserialize` implementation (the names serde
-/// writes, renames included); `None` when it is not an externally tagged enum.
-pub fn variant_names<T: de::DeserializeOwned>() -> Option<&'static [&'static str]> {
-    match T::deserialize(VariantProbe) {
-        Err(ProbeError(found)) => found,
-        Ok(_) => None,
-    }
-}
-
-/// A deserializer that fails at once, reporting the variant list when asked for an enum.
-struct VariantProbe;
-
-#[derive(Debug)]
-struct ProbeError(Option<&'static [&'static str]>);
-
-impl fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("probing variant names")
-    }
-}
-impl std::error::Error for ProbeError {}
-impl de::Error for ProbeError {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        ProbeError(None)
-    }
-}
-
-impl<'de> Deserializer<'de> for VariantProbe {
-    type Error = ProbeError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
-        Err(ProbeError(None))
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        variants: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, ProbeError> {
-        Err(ProbeError(Some(variants)))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
-        ignored_any
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,7 +419,9 @@ mod tests {
         New,
         Paid(u32),
         #[serde(rename = "Shipped")]
-        Sent { to: String },
+        Sent {
+            to: String,
+        },
     }
 
     impl Transition for Order {
@@ -497,8 +452,14 @@ mod tests {
         assert_eq!(g.states(), ["New", "Paid", "Shipped"]);
         assert_eq!(g.edges().len(), 6);
         assert_eq!(
-            g.edges_from("Paid").map(ToString::to_string).collect::<Vec<_>>(),
-            ["Paid → Paid (poll)", "Paid → Shipped (sleep)", "Paid → retry"]
+            g.edges_from("Paid")
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "Paid → Paid (poll)",
+                "Paid → Shipped (sleep)",
+                "Paid → retry"
+            ]
         );
         assert!(g.allows(&Edge::new("Paid", EdgeKind::Sleep, Some("Shipped"))));
         assert!(!g.allows(&Edge::new("Paid", EdgeKind::To, Some("Shipped"))));

@@ -15,7 +15,7 @@ pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
 pub(crate) use error::ErrorClass;
 pub use error::{CtxError, Suspend, Terminal, TransitionError};
 pub use graph::{Edge, EdgeKind, Graph, GraphError};
-pub use name::variant_name;
+pub use name::{variant_name, variant_names};
 pub use next::Next;
 pub use retry::RetryStrategy;
 

@@ -1,5 +1,6 @@
 //! The name of a state: the enum variant, read through serde without serializing its fields.
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{self, Impossible, Serialize, Serializer};
 use std::fmt;
 
@@ -152,6 +153,56 @@ impl VariantFound {
     fn raise(variant: &'static str) -> NotAnEnum {
         FOUND.with(|f| f.set(Some(variant)));
         NotAnEnum
+    }
+}
+
+/// The variant names of an enum, read from its `Deserialize` implementation (the names serde
+/// writes, renames included); `None` when it is not an externally tagged enum.
+pub fn variant_names<T: de::DeserializeOwned>() -> Option<&'static [&'static str]> {
+    match T::deserialize(VariantProbe) {
+        Err(ProbeError(found)) => found,
+        Ok(_) => None,
+    }
+}
+
+/// A deserializer that fails at once, reporting the variant list when asked for an enum.
+struct VariantProbe;
+
+#[derive(Debug)]
+struct ProbeError(Option<&'static [&'static str]>);
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("probing variant names")
+    }
+}
+impl std::error::Error for ProbeError {}
+impl de::Error for ProbeError {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        ProbeError(None)
+    }
+}
+
+impl<'de> Deserializer<'de> for VariantProbe {
+    type Error = ProbeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbeError> {
+        Err(ProbeError(None))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        variants: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, ProbeError> {
+        Err(ProbeError(Some(variants)))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+        ignored_any
     }
 }
 

@@ -3,9 +3,11 @@
 //! declared ones.
 
 use crate::machine::codec::Codec;
-use crate::machine::graph::{Edge, Graph, GraphError, edge_taken, type_name, variant_names};
+use crate::machine::graph::{Edge, Graph, GraphError, edge_taken, type_name};
 use crate::machine::ids::{hash_id, step_id};
-use crate::machine::{BoxFuture, Callback, CallbackOutcome, Ctx, CtxBackend, CtxError, Transition};
+use crate::machine::{
+    BoxFuture, Callback, CallbackOutcome, Ctx, CtxBackend, CtxError, Transition, variant_names,
+};
 use crate::model::*;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
@@ -63,7 +65,8 @@ impl<W: Transition> Samples<W> {
 /// to the sample outcomes, whatever its id.
 pub fn sample_callback(name: &str) -> Callback {
     let id = hash_id(&format!("sample-callback-{name}"));
-    Callback::sample(id.clone(), format!("sample-{}", &id[..16]))
+    let short: String = id.chars().take(16).collect();
+    Callback::sample(id, format!("sample-{short}"))
 }
 
 /// An edge taken by a sample, and under which callback outcome.
@@ -546,7 +549,10 @@ impl CtxBackend for Backend {
             op.name = u.name;
             if u.op_type == OperationType::Callback {
                 op.callback_details = Some(CallbackDetails {
-                    callback_id: Some(format!("explore-{}", &u.id[..u.id.len().min(16)])),
+                    callback_id: Some(format!(
+                        "explore-{}",
+                        u.id.chars().take(16).collect::<String>()
+                    )),
                     ..Default::default()
                 });
             }

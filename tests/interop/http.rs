@@ -91,7 +91,8 @@ impl Http {
 
     /// GET with the default timeout.
     pub async fn get(&self, url: &str) -> Result<Reply, String> {
-        self.send(Method::GET, url, Vec::new(), REQUEST_TIMEOUT).await
+        self.send(Method::GET, url, Vec::new(), REQUEST_TIMEOUT)
+            .await
     }
 
     /// POST of a JSON (or any) body.
@@ -121,7 +122,10 @@ pub fn encode_segment(s: &str) -> String {
 
 /// `{base}/2025-12-01/durable-executions/{arn}`.
 pub fn execution_url(base: &str, arn: &str) -> String {
-    format!("{base}/2025-12-01/durable-executions/{}", encode_segment(arn))
+    format!(
+        "{base}/2025-12-01/durable-executions/{}",
+        encode_segment(arn)
+    )
 }
 
 /// GetDurableExecution.
@@ -150,7 +154,10 @@ pub async fn history(http: &Http, base: &str, arn: &str) -> Vec<Value> {
             .get(&url)
             .await
             .unwrap_or_else(|e| panic!("GetDurableExecutionHistory: {e}"));
-        assert_eq!(reply.status, 200, "GetDurableExecutionHistory {arn}: {reply:?}");
+        assert_eq!(
+            reply.status, 200,
+            "GetDurableExecutionHistory {arn}: {reply:?}"
+        );
         let page = reply.json();
         if let Some(list) = page["Events"].as_array() {
             events.extend(list.iter().cloned());
@@ -185,21 +192,34 @@ pub async fn wait_terminal(http: &Http, base: &str, arn: &str, timeout: Duration
     }
 }
 
-/// Polls the history until it has a CallbackStarted event; returns its CallbackId.
-pub async fn wait_callback_id(http: &Http, base: &str, arn: &str, timeout: Duration) -> String {
+/// Polls the history until the execution has created a callback and suspended on it (an
+/// InvocationCompleted after the CallbackStarted); returns the CallbackId. Completing the
+/// callback only then keeps the event order independent of how fast the invocation ends.
+pub async fn wait_suspended_on_callback(
+    http: &Http,
+    base: &str,
+    arn: &str,
+    timeout: Duration,
+) -> String {
     let deadline = Instant::now() + timeout;
     loop {
         let events = history(http, base, arn).await;
-        let id = events
+        let started = events
             .iter()
-            .find(|e| e["EventType"] == "CallbackStarted")
-            .and_then(|e| e["CallbackStartedDetails"]["CallbackId"].as_str());
+            .position(|e| e["EventType"] == "CallbackStarted");
+        let id = started.and_then(|i| {
+            let suspended = events[i..]
+                .iter()
+                .any(|e| e["EventType"] == "InvocationCompleted");
+            let id = events[i]["CallbackStartedDetails"]["CallbackId"].as_str();
+            id.filter(|_| suspended)
+        });
         if let Some(id) = id {
             return id.to_string();
         }
         assert!(
             Instant::now() < deadline,
-            "no CallbackStarted in {arn} after {timeout:?}: {}",
+            "{arn} did not suspend on a callback within {timeout:?}: {}",
             summary(&events)
         );
         tokio::time::sleep(POLL_INTERVAL).await;

@@ -204,6 +204,34 @@ fn path_with_cargo(tools: &Tools) -> (String, String) {
     (cargo, joined.to_string_lossy().into_owned())
 }
 
+/// Removes what cargo sets for the test process itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
+/// `OUT_DIR`, …) from a nested cargo's environment. Build scripts watch some of them (ring's
+/// reruns when `CARGO_MANIFEST_DIR` changes), so a nested build that inherited them would
+/// rebuild half the dependency tree, and the next plain `cargo test` would rebuild it back.
+/// Cargo's own configuration (`CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_INCREMENTAL`, …) is
+/// kept, so the nested build matches the outer one.
+fn without_test_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_tests = key == "OUT_DIR"
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if set_for_tests {
+            cmd.env_remove(key);
+        }
+    }
+}
+
 /// `cargo lambda watch` on 127.0.0.1:`port` serving the interop example as workflow
 /// `workflow`, its durable API client pointed at `durable_api` (signing in `region`).
 pub fn start_watch(
@@ -216,7 +244,14 @@ pub fn start_watch(
 ) -> Proc {
     let mut cmd = Command::new(tools.cargo_lambda());
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P"])
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+        ])
         .arg(port.to_string())
         .args(["--example", "interop"])
         .args(cargo_feature_args())
@@ -225,6 +260,7 @@ pub fn start_watch(
         .arg("--env-var")
         .arg(format!("AWS_ENDPOINT_URL_LAMBDA={durable_api}"));
     local_aws_env(&mut cmd, region);
+    without_test_env(&mut cmd);
     let (cargo, path) = path_with_cargo(tools);
     cmd.env("CARGO", cargo)
         .env("PATH", path)
@@ -240,12 +276,7 @@ pub fn start_watch(
 
 /// AWS's emulator on 127.0.0.1:`port`, invoking functions at `lambda_endpoint`, with its
 /// skip-time clock so sleeps and retry delays take no real time.
-pub fn start_dex_local_runner(
-    tools: &Tools,
-    test: &str,
-    port: u16,
-    lambda_endpoint: &str,
-) -> Proc {
+pub fn start_dex_local_runner(tools: &Tools, test: &str, port: u16, lambda_endpoint: &str) -> Proc {
     let mut cmd = Command::new(tools.dex_local_runner());
     cmd.args(["start-server", "--host", "127.0.0.1", "--port"])
         .arg(port.to_string())
@@ -269,10 +300,16 @@ pub fn start_dex_local_runner(
 /// URL it printed on its first line.
 pub fn start_serve(test: &str, name: &str, lambda_endpoint: &str) -> (Proc, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_durable-fsm"));
-    cmd.args(["serve", "--addr", "127.0.0.1:0", "--memory", "--lambda-endpoint"])
-        .arg(lambda_endpoint)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--memory",
+        "--lambda-endpoint",
+    ])
+    .arg(lambda_endpoint)
+    .env("RUST_LOG", "info")
+    .env("NO_COLOR", "1");
     let (proc, first) = Proc::spawn_reading_first_line(
         &format!("durable-fsm serve ({name})"),
         cmd,

@@ -77,6 +77,12 @@ fn venv_dir() -> PathBuf {
 
 fn install() -> Result<Tools, String> {
     let dir = venv_dir();
+    // Another test process may be installing into the same environment: take turns.
+    let lock_path = dir.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     let bin = dir.join("bin");
     let tools = Tools { bin: bin.clone() };
     let pins = PINS.join("\n") + "\n";
@@ -94,7 +100,9 @@ fn install() -> Result<Tools, String> {
         venv.arg("-m").arg("venv").arg(&dir);
         run_bounded(venv, VENV_TIMEOUT)
             .and_then(Ran::ok)
-            .map_err(|e| format!("python3 -m venv failed (is python3 with venv installed?): {e}"))?;
+            .map_err(|e| {
+                format!("python3 -m venv failed (is python3 with venv installed?): {e}")
+            })?;
         let mut pip = Command::new(bin.join("python"));
         pip.args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
             .args(PINS);

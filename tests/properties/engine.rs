@@ -1,7 +1,7 @@
 //! Engine invariants under random runs of checkpoints, timers, callbacks and invocations.
 
 use crate::config;
-use crate::requests::{Answer, Cmd, Fault, MISSING_FUNCTION, PLAIN_FUNCTION, Request, cmds};
+use crate::requests::{Answer, Cmd, Fault, MISSING_FUNCTION, PLAIN_FUNCTION, Request};
 use crate::wire::{details_members, operation_details_member};
 use durable_fsm::api::{ApiError, ErrorCode};
 use durable_fsm::model::{OperationAction as A, OperationType as T, *};
@@ -32,6 +32,7 @@ enum Step {
     Complete(InvocationOutcome, String),
     Answer(String, Answer, u32),
     FinishInvoke(String, bool),
+    Stop,
 }
 
 /// Everything the API shows of the execution, as JSON.
@@ -62,13 +63,19 @@ struct World {
     issued: HashSet<String>,
     /// The last accepted request that carried a ClientToken, and its response.
     cached: Option<(CheckpointDurableExecutionRequest, Value)>,
+    /// What the handler has seen of each operation: the invocation input, then the
+    /// checkpoint responses.
+    view: HashMap<String, Value>,
+    /// The operations and UpdatedOperationIds of the last invocation input.
+    input: Vec<Value>,
+    updated: Vec<String>,
     fresh: u32,
     calls: u32,
     log: Vec<Step>,
 }
 
 impl World {
-    fn new() -> World {
+    fn new(timeout: Option<i64>) -> World {
         let clock = VirtualClock::default();
         let config = EngineConfig {
             invocation_retry_delay: Duration::ZERO,
@@ -79,6 +86,7 @@ impl World {
         let mut eng = Engine::new(config, Arc::new(clock.clone()));
         let start = StartExecution {
             invocation_id: Some(EXECUTION_ID.into()),
+            execution_timeout_seconds: timeout,
             ..StartExecution::new(FUNCTION, "{\"n\":1}").named("prop")
         };
         let arn = eng.start_execution(start).unwrap().arn;
@@ -90,6 +98,9 @@ impl World {
             spent: Vec::new(),
             issued: HashSet::new(),
             cached: None,
+            view: HashMap::new(),
+            input: Vec::new(),
+            updated: Vec::new(),
             fresh: 0,
             calls: 0,
             log: Vec::new(),
@@ -100,8 +111,14 @@ impl World {
         let ops = self.eng.operations(&self.arn).unwrap();
         let events = self.eng.events(&self.arn).unwrap();
         Snap {
-            ops_json: ops.iter().map(|o| serde_json::to_value(o).unwrap()).collect(),
-            events_json: events.iter().map(|e| serde_json::to_value(e).unwrap()).collect(),
+            ops_json: ops
+                .iter()
+                .map(|o| serde_json::to_value(o).unwrap())
+                .collect(),
+            events_json: events
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap())
+                .collect(),
             execution_json: serde_json::to_value(self.eng.get_execution(&self.arn, true).unwrap())
                 .unwrap(),
             ops,
@@ -126,6 +143,14 @@ impl World {
                         self.spent.push(old);
                     }
                     self.cached = None;
+                    self.updated = input.updated_operation_ids.unwrap_or_default();
+                    let ops = input.initial_execution_state.unwrap_or_default().operations;
+                    self.input = json_of(&ops.iter().collect::<Vec<_>>());
+                    self.view = ops
+                        .iter()
+                        .map(|o| o.id.clone())
+                        .zip(self.input.clone())
+                        .collect();
                 }
             }
             Step::Checkpoint(updates) => {
@@ -136,6 +161,7 @@ impl World {
                     updates: Some(updates.clone()),
                     client_token: None,
                 })?;
+                self.see(&resp);
                 self.token = resp.checkpoint_token;
             }
             Step::Complete(outcome, request_id) => {
@@ -172,8 +198,70 @@ impl World {
                 };
                 self.eng.complete_plain_invoke(&self.arn, op_id, outcome)?;
             }
+            Step::Stop => {
+                let error = ErrorObject::new("Cancelled", "stopped by the property");
+                self.eng.stop(&self.arn, Some(error))?;
+            }
         }
         Ok(())
+    }
+
+    /// Records what a checkpoint response showed the handler.
+    fn see(&mut self, resp: &CheckpointDurableExecutionResponse) {
+        for op in resp.new_execution_state.operations.iter().flatten() {
+            self.view
+                .insert(op.id.clone(), serde_json::to_value(op).unwrap());
+        }
+    }
+
+    /// The whole history through GetDurableExecutionHistory pages of `max` events, oldest
+    /// first.
+    fn history(&self, max: u32, reverse: bool) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .eng
+                .get_history(GetDurableExecutionHistoryRequest {
+                    durable_execution_arn: self.arn.clone(),
+                    max_items: Some(max),
+                    marker: marker.take(),
+                    reverse_order: Some(reverse),
+                    ..Default::default()
+                })
+                .unwrap();
+            events.extend(page.events);
+            match page.next_marker.filter(|m| !m.is_empty()) {
+                Some(m) => marker = Some(m),
+                None => break,
+            }
+        }
+        if reverse {
+            events.reverse();
+        }
+        events
+    }
+
+    /// Every page of GetDurableExecutionState with the current token.
+    fn state(&self, token: &str) -> Vec<Operation> {
+        let mut ops = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .eng
+                .get_state(GetDurableExecutionStateRequest {
+                    durable_execution_arn: self.arn.clone(),
+                    checkpoint_token: token.into(),
+                    marker: marker.take(),
+                    max_items: Some(7),
+                })
+                .unwrap();
+            ops.extend(page.operations);
+            match page.next_marker.filter(|m| !m.is_empty()) {
+                Some(m) => marker = Some(m),
+                None => return ops,
+            }
+        }
     }
 
     /// Applies and records a step that must succeed.
@@ -202,6 +290,35 @@ impl World {
 
 // ---- invariants ---------------------------------------------------------------------------
 
+/// The operations a state read shows: all but the descendants of a completed CONTEXT that
+/// was not closed with ReplayChildren (operations.md §3).
+fn visible(ops: &[Operation]) -> Vec<&Operation> {
+    let by_id: HashMap<&str, &Operation> = ops.iter().map(|o| (o.id.as_str(), o)).collect();
+    let hides = |o: &Operation| {
+        o.op_type == T::Context
+            && o.status.is_terminal()
+            && o.context_details.as_ref().and_then(|d| d.replay_children) != Some(true)
+    };
+    ops.iter()
+        .filter(|o| {
+            let mut parent = o.parent_id.as_deref().and_then(|p| by_id.get(p));
+            while let Some(p) = parent {
+                if hides(p) {
+                    return false;
+                }
+                parent = p.parent_id.as_deref().and_then(|q| by_id.get(q));
+            }
+            true
+        })
+        .collect()
+}
+
+fn json_of(ops: &[&Operation]) -> Vec<Value> {
+    ops.iter()
+        .map(|o| serde_json::to_value(o).unwrap())
+        .collect()
+}
+
 /// What must hold across snapshots.
 #[derive(Default)]
 struct Tracker {
@@ -221,8 +338,7 @@ impl Tracker {
             cur.events_json.starts_with(&prev.events_json),
             "recorded events changed"
         );
-        let by_id: HashMap<&str, &Operation> =
-            cur.ops.iter().map(|o| (o.id.as_str(), o)).collect();
+        let by_id: HashMap<&str, &Operation> = cur.ops.iter().map(|o| (o.id.as_str(), o)).collect();
         for (i, (ev, v)) in cur.events.iter().zip(&cur.events_json).enumerate() {
             prop_assert_eq!(ev.event_id, i as u64 + 1, "EventIds are 1..n");
             let want = format!("{}Details", ev.event_type);
@@ -254,6 +370,21 @@ impl Tracker {
                 "operation {}",
                 v
             );
+            prop_assert_eq!(
+                op.status.is_terminal(),
+                op.end_timestamp.is_some(),
+                "EndTimestamp exactly when terminal: {}",
+                v
+            );
+            prop_assert!(op.end_timestamp.is_none_or(|end| end >= op.start_timestamp));
+            if let Some(d) = &op.step_details {
+                prop_assert_eq!(
+                    d.next_attempt_timestamp.is_some(),
+                    op.status == OperationStatus::Pending,
+                    "NextAttemptTimestamp exactly while PENDING: {}",
+                    v
+                );
+            }
             if let Some(frozen) = self.terminal.get(&op.id) {
                 prop_assert_eq!(v, frozen, "a terminal operation changed");
             } else if op.status.is_terminal() {
@@ -324,7 +455,7 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
         _ => current.clone().or_else(|| w.spent.last().cloned()),
     }
     .unwrap_or_else(|| MADE_UP_TOKEN.into());
-    let legal = !r.faulty && current.is_some();
+    let legal = !r.faulty && current.is_some() && w.running();
     w.calls += 1;
     let request = CheckpointDurableExecutionRequest {
         durable_execution_arn: arn,
@@ -339,12 +470,21 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
         Err(e) => {
             prop_assert!(!legal, "a legal request was refused: {}\n{}", e, show());
             prop_assert_eq!(&e.code, &ErrorCode::InvalidParameterValue, "{}", e);
-            prop_assert_eq!(cur.json(), prev.json(), "a refused request changed something");
+            prop_assert_eq!(
+                cur.json(),
+                prev.json(),
+                "a refused request changed something"
+            );
             return Ok(());
         }
         Ok(resp) => resp,
     };
-    prop_assert!(legal, "an illegal request was accepted ({:?})\n{}", req.fault, show());
+    prop_assert!(
+        legal,
+        "an illegal request was accepted ({:?})\n{}",
+        req.fault,
+        show()
+    );
     let ended = r.updates.iter().any(|u| u.op_type == T::Execution);
     match &resp.checkpoint_token {
         None => prop_assert!(ended, "no new token, yet the execution goes on"),
@@ -354,6 +494,40 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
             prop_assert_ne!(next, &token);
         }
     }
+    // The response carries every visible operation that changed since the handler last
+    // looked, each with its current contents.
+    let now: HashMap<&str, &Value> = cur
+        .ops
+        .iter()
+        .map(|o| o.id.as_str())
+        .zip(&cur.ops_json)
+        .collect();
+    let returned: HashSet<&str> = resp
+        .new_execution_state
+        .operations
+        .iter()
+        .flatten()
+        .map(|o| o.id.as_str())
+        .collect();
+    for op in resp.new_execution_state.operations.iter().flatten() {
+        let v = serde_json::to_value(op).unwrap();
+        prop_assert_eq!(
+            Some(&&v),
+            now.get(op.id.as_str()),
+            "stale contents returned"
+        );
+    }
+    for op in visible(&cur.ops) {
+        let v = now[op.id.as_str()];
+        if w.view.get(&op.id) != Some(v) {
+            prop_assert!(
+                returned.contains(op.id.as_str()),
+                "{} changed unseen but is not in the response",
+                op.id
+            );
+        }
+    }
+    w.see(&resp);
     w.spent.push(token.clone());
     w.token = resp.checkpoint_token.clone();
     w.cached = request
@@ -374,15 +548,12 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
         .collect();
     prop_assert_eq!(added, expected, "events of {}", show());
     // The response carries every operation the request touched.
-    let returned: HashSet<&str> = resp
-        .new_execution_state
-        .operations
-        .iter()
-        .flatten()
-        .map(|o| o.id.as_str())
-        .collect();
     for u in r.updates.iter().filter(|u| u.op_type != T::Execution) {
-        prop_assert!(returned.contains(u.id.as_str()), "{} not in the response", u.id);
+        prop_assert!(
+            returned.contains(u.id.as_str()),
+            "{} not in the response",
+            u.id
+        );
     }
     // The token is consumed: using it again (without the ClientToken) changes nothing.
     let again = w.eng.checkpoint(CheckpointDurableExecutionRequest {
@@ -396,7 +567,8 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
         "{:?}",
         again
     );
-    prop_assert_eq!(w.snap().json(), cur.json());
+    let after = w.snap();
+    prop_assert_eq!(after.json(), cur.json());
     Ok(())
 }
 
@@ -407,7 +579,12 @@ fn retry_last(w: &mut World, prev: &Snap) -> Result<(), TestCaseError> {
     let again = w.eng.checkpoint(request);
     prop_assert!(again.is_ok(), "an idempotent retry failed: {:?}", again);
     prop_assert_eq!(serde_json::to_value(again.unwrap()).unwrap(), response);
-    prop_assert_eq!(w.snap().json(), prev.json(), "an idempotent retry changed something");
+    let after = w.snap();
+    prop_assert_eq!(
+        after.json(),
+        prev.json(),
+        "an idempotent retry changed something"
+    );
     Ok(())
 }
 
@@ -432,14 +609,19 @@ fn answer(w: &mut World, pick: &Index, a: Answer, prev: &Snap) -> Result<(), Tes
         Err(e) => {
             prop_assert!(!open, "{:?} refused for an open callback: {}", a, e);
             prop_assert_eq!(&e.code, &ErrorCode::CallbackTimeout, "{}", e);
-            prop_assert_eq!(w.snap().json(), prev.json(), "a refused answer changed something");
+            let after = w.snap();
+            prop_assert_eq!(
+                after.json(),
+                prev.json(),
+                "a refused answer changed something"
+            );
         }
     }
     Ok(())
 }
 
-fn run(cmds: &[Cmd]) -> Result<(), TestCaseError> {
-    let mut w = World::new();
+fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
+    let mut w = World::new(timeout);
     w.settle();
     let mut tracker = Tracker::default();
     let mut prev = w.snap();
@@ -475,15 +657,48 @@ fn run(cmds: &[Cmd]) -> Result<(), TestCaseError> {
                     w.record(Step::FinishInvoke(pick.get(&invokes).id.clone(), *ok));
                 }
             }
+            Cmd::Stop => w.record(Step::Stop),
         }
+        let was_invoking = w.eng.is_invoking(&w.arn);
+        let seen = w.view.clone();
         w.settle();
+        let began = !was_invoking && w.eng.is_invoking(&w.arn);
         let cur = w.snap();
         tracker.check(&prev, &cur)?;
+        // GetDurableExecutionHistory pages, either way, add up to the history.
+        prop_assert_eq!(&w.history(4, false), &cur.events);
+        prop_assert_eq!(&w.history(3, true), &cur.events);
+        // State reads show the visible operations: the invocation input, then
+        // GetDurableExecutionState.
+        let shown = json_of(&visible(&cur.ops));
+        if began {
+            prop_assert_eq!(&w.input, &shown, "the invocation input");
+            // UpdatedOperationIds names every operation the service changed since the
+            // previous invocation last saw it.
+            for op in visible(&cur.ops) {
+                let old = seen.get(&op.id);
+                if old.is_some() && old != Some(&w.view[&op.id]) {
+                    prop_assert!(
+                        w.updated.contains(&op.id),
+                        "{} not in {:?}",
+                        op.id,
+                        w.updated
+                    );
+                }
+            }
+            for id in &w.updated {
+                prop_assert!(cur.ops.iter().any(|o| &o.id == id), "unknown id {}", id);
+            }
+        }
+        if let Some(token) = w.token.clone().filter(|_| w.running()) {
+            let state = w.state(&token);
+            prop_assert_eq!(json_of(&state.iter().collect::<Vec<_>>()), shown);
+        }
         prev = cur;
     }
 
     // The accepted calls alone, on a fresh engine, make the same execution.
-    let mut replay = World::new();
+    let mut replay = World::new(timeout);
     for step in &w.log {
         replay
             .apply(step)
@@ -529,7 +744,9 @@ proptest! {
     #![proptest_config(config(96))]
 
     #[test]
-    fn engine_invariants_hold_under_random_checkpoints(cmds in cmds()) {
-        run(&cmds)?;
+    fn engine_invariants_hold_under_random_checkpoints(
+        (timeout, cmds) in crate::requests::run(),
+    ) {
+        run(timeout, &cmds)?;
     }
 }

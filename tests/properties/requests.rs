@@ -34,6 +34,8 @@ pub enum Cmd {
     Answer(Index, Answer),
     /// Complete a CHAINED_INVOKE of the plain function, with a result or an error.
     FinishInvoke(Index, bool),
+    /// StopDurableExecution.
+    Stop,
 }
 
 /// A callback API call.
@@ -94,18 +96,47 @@ pub enum CtxClose {
 #[derive(Clone, Debug)]
 pub enum Intent {
     /// START a new step, or re-START a READY one.
-    StepStart { ready: Option<Index>, place: Place },
-    StepClose { target: StepTarget, close: Close, place: Place },
-    WaitStart { secs: u8, place: Place },
+    StepStart {
+        ready: Option<Index>,
+        place: Place,
+    },
+    StepClose {
+        target: StepTarget,
+        close: Close,
+        place: Place,
+    },
+    WaitStart {
+        secs: u8,
+        place: Place,
+    },
     /// CANCEL a STARTED wait (else START a new one).
-    WaitCancel { pick: Index, place: Place },
-    CallbackStart { timeout: u8, heartbeat: u8, place: Place },
-    ContextStart { close: Option<CtxClose>, place: Place },
+    WaitCancel {
+        pick: Index,
+        place: Place,
+    },
+    CallbackStart {
+        timeout: u8,
+        heartbeat: u8,
+        place: Place,
+    },
+    ContextStart {
+        close: Option<CtxClose>,
+        place: Place,
+    },
     /// Close a STARTED context (else close a new id directly).
-    ContextClose { pick: Index, close: CtxClose, place: Place },
-    ChainedInvoke { known: bool, place: Place },
+    ContextClose {
+        pick: Index,
+        close: CtxClose,
+        place: Place,
+    },
+    ChainedInvoke {
+        known: bool,
+        place: Place,
+    },
     /// EXECUTION SUCCEED/FAIL, moved to the end of the request.
-    EndExecution { succeed: bool },
+    EndExecution {
+        succeed: bool,
+    },
 }
 
 /// Which recorded field an inconsistent update contradicts.
@@ -141,8 +172,11 @@ pub enum Fault {
 // ---- strategies ---------------------------------------------------------------------------
 
 fn place() -> impl Strategy<Value = Place> {
-    (opt(any::<Index>()), any::<Index>(), any::<bool>())
-        .prop_map(|(parent, name, full)| Place { parent, name, full })
+    (opt(any::<Index>()), any::<Index>(), any::<bool>()).prop_map(|(parent, name, full)| Place {
+        parent,
+        name,
+        full,
+    })
 }
 
 fn close() -> impl Strategy<Value = Close> {
@@ -233,18 +267,22 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         Just(Answer::Heartbeat),
     ];
     prop_oneof![
-        12 => request().prop_map(Cmd::Checkpoint),
-        1 => Just(Cmd::RetryLast),
-        3 => (0u8..8).prop_map(Cmd::Advance),
-        1 => any::<bool>().prop_map(|pending| Cmd::Reinvoke { pending }),
-        2 => (any::<Index>(), answer).prop_map(|(i, a)| Cmd::Answer(i, a)),
-        1 => (any::<Index>(), any::<bool>()).prop_map(|(i, ok)| Cmd::FinishInvoke(i, ok)),
+        36 => request().prop_map(Cmd::Checkpoint),
+        3 => Just(Cmd::RetryLast),
+        9 => (0u8..8).prop_map(Cmd::Advance),
+        3 => any::<bool>().prop_map(|pending| Cmd::Reinvoke { pending }),
+        6 => (any::<Index>(), answer).prop_map(|(i, a)| Cmd::Answer(i, a)),
+        3 => (any::<Index>(), any::<bool>()).prop_map(|(i, ok)| Cmd::FinishInvoke(i, ok)),
+        1 => Just(Cmd::Stop),
     ]
 }
 
-/// A run: 1 to 40 steps.
-pub fn cmds() -> impl Strategy<Value = Vec<Cmd>> {
-    proptest::collection::vec(cmd(), 1..40)
+/// A run: the execution's timeout (seconds, if any) and 1 to 40 steps.
+pub fn run() -> impl Strategy<Value = (Option<i64>, Vec<Cmd>)> {
+    (
+        proptest::option::of(20..120i64),
+        proptest::collection::vec(cmd(), 1..40),
+    )
 }
 
 // ---- resolution ---------------------------------------------------------------------------
@@ -431,7 +469,13 @@ impl Resolver<'_> {
                         }
                         out.push(u);
                     }
-                    None => self.intent(&Intent::WaitStart { secs: 1, place: place.clone() }, out),
+                    None => self.intent(
+                        &Intent::WaitStart {
+                            secs: 1,
+                            place: place.clone(),
+                        },
+                        out,
+                    ),
                 }
             }
             Intent::CallbackStart {
@@ -502,8 +546,8 @@ impl Resolver<'_> {
                     }
                     Some(op) => {
                         let mut u = OperationUpdate::new(op.id, op.op_type, A::Start);
-                        u.chained_invoke_options = (op.op_type == T::ChainedInvoke)
-                            .then(|| ChainedInvokeOptions {
+                        u.chained_invoke_options =
+                            (op.op_type == T::ChainedInvoke).then(|| ChainedInvokeOptions {
                                 function_name: PLAIN_FUNCTION.into(),
                                 ..Default::default()
                             });
@@ -528,10 +572,9 @@ impl Resolver<'_> {
                     Field::SubType => u.sub_type = Some("Unheard-of".into()),
                     Field::Name => u.name = Some("never used".into()),
                     Field::Parent => {
-                        let other = self
-                            .ops
-                            .iter()
-                            .find(|o| o.op_type == T::Context && Some(&o.id) != op.parent_id.as_ref());
+                        let other = self.ops.iter().find(|o| {
+                            o.op_type == T::Context && Some(&o.id) != op.parent_id.as_ref()
+                        });
                         u.parent_id = Some(match other {
                             Some(ctx) => ctx.id.clone(),
                             None => ghost(self),
@@ -545,15 +588,24 @@ impl Resolver<'_> {
                 vec![new_step(self, Some(parent))]
             }
             Fault::ParentNotContext(i) => {
-                let others: Vec<&Operation> =
-                    self.ops.iter().filter(|o| o.op_type != T::Context).collect();
-                let parent = others.get(i.index(others.len().max(1))).map(|o| o.id.clone());
-                vec![new_step(self, parent.or_else(|| Some(ghost(self))))]
+                let others: Vec<&Operation> = self
+                    .ops
+                    .iter()
+                    .filter(|o| o.op_type != T::Context)
+                    .collect();
+                let parent = match others.get(i.index(others.len().max(1))) {
+                    Some(o) => o.id.clone(),
+                    None => ghost(self),
+                };
+                vec![new_step(self, Some(parent))]
             }
             Fault::DuplicateId(k) => {
                 let id = ghost(self);
                 let twice = |t: T, a: A, b: A| {
-                    vec![OperationUpdate::new(id.clone(), t, a), OperationUpdate::new(id.clone(), t, b)]
+                    vec![
+                        OperationUpdate::new(id.clone(), t, a),
+                        OperationUpdate::new(id.clone(), t, b),
+                    ]
                 };
                 match k % 5 {
                     0 => twice(T::Wait, A::Start, A::Start),
@@ -614,7 +666,11 @@ impl Resolver<'_> {
                 vec![u]
             }
             Fault::ChainedWithoutOptions => {
-                vec![OperationUpdate::new(ghost(self), T::ChainedInvoke, A::Start)]
+                vec![OperationUpdate::new(
+                    ghost(self),
+                    T::ChainedInvoke,
+                    A::Start,
+                )]
             }
             Fault::BadShape(k) => {
                 let mut u = new_step(self, None);

@@ -63,11 +63,11 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn micros() -> impl Strategy<Value = Timestamp> {
+fn micros() -> impl Strategy<Value = Timestamp> + Clone {
     (0..=MAX_MICROS).prop_map(Timestamp::from_micros)
 }
 
-fn millis() -> impl Strategy<Value = Timestamp> {
+fn millis() -> impl Strategy<Value = Timestamp> + Clone {
     (0..=MAX_MICROS / 1000).prop_map(Timestamp::from_millis)
 }
 
@@ -76,14 +76,20 @@ fn seconds() -> impl Strategy<Value = i64> {
 }
 
 fn error_object() -> impl Strategy<Value = ErrorObject> {
-    (opt(text()), opt(text()), opt(text()), opt(vec(text(), 0..3))).prop_map(
-        |(error_message, error_type, error_data, stack_trace)| ErrorObject {
-            error_message,
-            error_type,
-            error_data,
-            stack_trace,
-        },
+    (
+        opt(text()),
+        opt(text()),
+        opt(text()),
+        opt(vec(text(), 0..3)),
     )
+        .prop_map(
+            |(error_message, error_type, error_data, stack_trace)| ErrorObject {
+                error_message,
+                error_type,
+                error_data,
+                stack_trace,
+            },
+        )
 }
 
 /// Every operation type with its own details member (present or not), every status.
@@ -110,24 +116,30 @@ where
                 error,
             },
         ),
-        (opt(any::<u32>()), opt(ts.clone()), opt(text()), opt(error_object())).prop_map(
-            |(attempt, next_attempt_timestamp, result, error)| StepDetails {
-                attempt,
-                next_attempt_timestamp,
-                result,
-                error,
-            },
-        ),
+        (
+            opt(any::<u32>()),
+            opt(ts.clone()),
+            opt(text()),
+            opt(error_object()),
+        )
+            .prop_map(
+                |(attempt, next_attempt_timestamp, result, error)| StepDetails {
+                    attempt,
+                    next_attempt_timestamp,
+                    result,
+                    error,
+                },
+            ),
         opt(ts).prop_map(|scheduled_end_timestamp| WaitDetails {
             scheduled_end_timestamp,
         }),
-        (opt(text()), opt(text()), opt(error_object())).prop_map(
-            |(callback_id, result, error)| CallbackDetails {
+        (opt(text()), opt(text()), opt(error_object())).prop_map(|(callback_id, result, error)| {
+            CallbackDetails {
                 callback_id,
                 result,
                 error,
-            },
-        ),
+            }
+        }),
         (opt(text()), opt(error_object()))
             .prop_map(|(result, error)| ChainedInvokeDetails { result, error }),
         any::<bool>(),
@@ -169,9 +181,11 @@ fn operation_update() -> impl Strategy<Value = OperationUpdate> {
     );
     let options = (
         opt(opt(any::<bool>()).prop_map(|replay_children| ContextOptions { replay_children })),
-        opt(opt(seconds()).prop_map(|next_attempt_delay_seconds| StepOptions {
-            next_attempt_delay_seconds,
-        })),
+        opt(
+            opt(seconds()).prop_map(|next_attempt_delay_seconds| StepOptions {
+                next_attempt_delay_seconds,
+            }),
+        ),
         opt(opt(seconds()).prop_map(|wait_seconds| WaitOptions { wait_seconds })),
         opt((opt(seconds()), opt(seconds())).prop_map(
             |(timeout_seconds, heartbeat_timeout_seconds)| CallbackOptions {
@@ -217,12 +231,12 @@ fn event_error() -> impl Strategy<Value = EventError> {
 }
 
 fn retry_details() -> impl Strategy<Value = RetryDetails> {
-    (opt(any::<u32>()), opt(seconds())).prop_map(
-        |(current_attempt, next_attempt_delay_seconds)| RetryDetails {
+    (opt(any::<u32>()), opt(seconds())).prop_map(|(current_attempt, next_attempt_delay_seconds)| {
+        RetryDetails {
             current_attempt,
             next_attempt_delay_seconds,
-        },
-    )
+        }
+    })
 }
 
 /// One details value of each shape the model has.
@@ -274,9 +288,7 @@ fn event_details(t: EventType) -> BoxedStrategy<Details> {
             .prop_map(|error| Details::ExecutionError(ExecutionErrorDetails { error }))
             .boxed(),
         E::ContextStarted | E::StepStarted => Just(Details::Empty(EmptyDetails {})).boxed(),
-        E::ContextSucceeded
-        | E::CallbackSucceeded
-        | E::ChainedInvokeSucceeded => result(),
+        E::ContextSucceeded | E::CallbackSucceeded | E::ChainedInvokeSucceeded => result(),
         E::ContextFailed
         | E::WaitCancelled
         | E::ChainedInvokeFailed
@@ -339,7 +351,12 @@ fn event_details(t: EventType) -> BoxedStrategy<Details> {
                 })
             })
             .boxed(),
-        E::InvocationCompleted => (opt(micros()), opt(micros()), opt(text()), opt(event_error()))
+        E::InvocationCompleted => (
+            opt(micros()),
+            opt(micros()),
+            opt(text()),
+            opt(event_error()),
+        )
             .prop_map(|(start_timestamp, end_timestamp, request_id, error)| {
                 Details::InvocationCompleted(InvocationCompletedDetails {
                     start_timestamp,
@@ -454,7 +471,14 @@ fn durable_config() -> impl Strategy<Value = DurableConfig> {
 }
 
 fn get_execution_response() -> impl Strategy<Value = GetDurableExecutionResponse> {
-    let names = (text(), text(), text(), opt(text()), opt(text()), opt(error_object()));
+    let names = (
+        text(),
+        text(),
+        text(),
+        opt(text()),
+        opt(text()),
+        opt(error_object()),
+    );
     let times = (
         micros(),
         select(ExecutionStatus::ALL),
@@ -503,15 +527,17 @@ fn execution() -> impl Strategy<Value = Execution> {
         opt(micros()),
         opt(text()),
     )
-        .prop_map(|(arn, name, function_arn, status, start, end, kms)| Execution {
-            durable_execution_arn: arn,
-            durable_execution_name: name,
-            function_arn,
-            status,
-            start_timestamp: start,
-            end_timestamp: end,
-            kms_key_arn: kms,
-        })
+        .prop_map(
+            |(arn, name, function_arn, status, start, end, kms)| Execution {
+                durable_execution_arn: arn,
+                durable_execution_name: name,
+                function_arn,
+                status,
+                start_timestamp: start,
+                end_timestamp: end,
+                kms_key_arn: kms,
+            },
+        )
 }
 
 /// JSON values that survive a round trip exactly (no floats; `null` only nested, since a
@@ -526,8 +552,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
             vec(inner.clone(), 0..3).prop_map(Value::from),
-            vec((text(), inner), 0..3)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            vec((text(), inner), 0..3).prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     });
     nested.prop_filter("top-level null", |v| !v.is_null())
@@ -536,7 +561,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn start_request() -> impl Strategy<Value = StartDurableExecutionRequest> {
     (
         (text(), text(), text(), text(), any::<i64>(), any::<i64>()),
-        (opt(text()), opt(text()), opt(text()), opt(json_value()), opt(text())),
+        (
+            opt(text()),
+            opt(text()),
+            opt(text()),
+            opt(json_value()),
+            opt(text()),
+        ),
     )
         .prop_map(|(a, b)| StartDurableExecutionRequest {
             account_id: a.0,
@@ -559,12 +590,14 @@ fn invocation_input() -> impl Strategy<Value = InvocationInput> {
     (
         "[a-zA-Z0-9:/$_-]{1,40}",
         "[A-Za-z0-9+/]{1,24}={0,2}",
-        opt((vec(operation(millis()), 0..4), opt(text())).prop_map(
-            |(operations, next_marker)| InitialExecutionState {
-                operations,
-                next_marker,
-            },
-        )),
+        opt(
+            (vec(operation(millis()), 0..4), opt(text())).prop_map(|(operations, next_marker)| {
+                InitialExecutionState {
+                    operations,
+                    next_marker,
+                }
+            }),
+        ),
         opt(vec(text(), 0..3)),
     )
         .prop_map(|(arn, token, state, updated)| InvocationInput {
