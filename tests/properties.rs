@@ -15,10 +15,16 @@
 
 #[path = "properties/engine.rs"]
 mod engine;
+#[path = "properties/invariants.rs"]
+mod invariants;
 #[path = "properties/requests.rs"]
 mod requests;
+#[path = "properties/resolve.rs"]
+mod resolve;
 #[path = "properties/wire.rs"]
 mod wire;
+#[path = "properties/wire_gen.rs"]
+mod wire_gen;
 
 use proptest::test_runner::Config;
 

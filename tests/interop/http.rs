@@ -173,6 +173,63 @@ pub async fn history(http: &Http, base: &str, arn: &str) -> Vec<Value> {
     panic!("the history of {arn} has more than {MAX_HISTORY_PAGES} pages");
 }
 
+/// The newest event of an execution (one reversed history page of one event); its EventId
+/// counts the events.
+pub async fn last_event(http: &Http, base: &str, arn: &str) -> Value {
+    let url = format!(
+        "{}/history?ReverseOrder=true&MaxItems=1",
+        execution_url(base, arn)
+    );
+    let reply = http
+        .get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GetDurableExecutionHistory: {e}"));
+    assert_eq!(
+        reply.status, 200,
+        "GetDurableExecutionHistory {arn}: {reply:?}"
+    );
+    reply.json()["Events"][0].clone()
+}
+
+/// Like [`wait_terminal`], but gives up early with `Err` when the execution has stalled: still
+/// RUNNING, its newest event an InvocationCompleted (no invocation in flight), and no new event
+/// for `stall`. Only meaningful where nothing takes real time (the emulator's skip-time).
+pub async fn wait_terminal_or_stalled(
+    http: &Http,
+    base: &str,
+    arn: &str,
+    timeout: Duration,
+    stall: Duration,
+) -> Result<Value, String> {
+    let deadline = Instant::now() + timeout;
+    let mut newest = (Value::Null, Instant::now());
+    loop {
+        let execution = get_execution(http, base, arn).await;
+        if execution["Status"] != "RUNNING" {
+            return Ok(execution);
+        }
+        let last = last_event(http, base, arn).await;
+        if last["EventId"] != newest.0["EventId"] {
+            newest = (last, Instant::now());
+        } else if last["EventType"] == "InvocationCompleted" && newest.1.elapsed() >= stall {
+            let events = history(http, base, arn).await;
+            return Err(format!(
+                "{arn} stalled: RUNNING with no invocation and no new event for {stall:?}; \
+                 history: {}",
+                summary(&events)
+            ));
+        }
+        if Instant::now() >= deadline {
+            let events = history(http, base, arn).await;
+            panic!(
+                "{arn} still RUNNING after {timeout:?}; history so far: {}",
+                summary(&events)
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// Polls until the execution is no longer RUNNING, for at most `timeout`; returns it.
 pub async fn wait_terminal(http: &Http, base: &str, arn: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;

@@ -65,20 +65,23 @@ fn expected_result(workflow: &str) -> Value {
 /// One finished execution.
 pub struct Finished {
     pub workflow: String,
+    /// The durable execution name.
+    pub name: String,
     pub arn: String,
     pub execution: Value,
     pub events: Vec<Value>,
 }
 
-/// The labels (`EventType(Name)`) of the history AWS produces for a workflow, in order.
-fn aws_labels(workflow: &str) -> Vec<String> {
+/// The labels (`EventType(Name)`) of the history AWS produces for execution `name` of a
+/// workflow, in order.
+fn aws_labels(workflow: &str, name: &str) -> Vec<String> {
     let step = |name: &str| {
         vec![
             format!("StepStarted({name})"),
             format!("StepSucceeded({name})"),
         ]
     };
-    let mut labels = vec![format!("ExecutionStarted({workflow})")];
+    let mut labels = vec![format!("ExecutionStarted({name})")];
     let invocation = "InvocationCompleted".to_string();
     match workflow {
         "three-steps" => {
@@ -126,7 +129,7 @@ fn aws_labels(workflow: &str) -> Vec<String> {
         }
         other => panic!("unknown workflow {other}"),
     }
-    labels.push(format!("ExecutionSucceeded({workflow})"));
+    labels.push(format!("ExecutionSucceeded({name})"));
     labels
 }
 
@@ -138,8 +141,8 @@ fn aws_labels(workflow: &str) -> Vec<String> {
 /// (spec/local-runner.md §8, "event order of fast completions"; AWS numbers it after,
 /// history-and-conformance.md §1.3). Which comes first is a race between the emulator's timer
 /// and the function's PENDING reply, so AWS's order is accepted from it too.
-fn expected_histories(driver: Driver, workflow: &str) -> Vec<Vec<String>> {
-    let aws = aws_labels(workflow);
+fn expected_histories(driver: Driver, workflow: &str, name: &str) -> Vec<Vec<String>> {
+    let aws = aws_labels(workflow, name);
     match driver {
         Driver::Serve => vec![aws],
         Driver::DexLocalRunner => {
@@ -170,6 +173,7 @@ fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
 pub fn check(driver: Driver, run: &Finished) {
     let Finished {
         workflow,
+        name,
         arn,
         execution,
         events,
@@ -186,7 +190,7 @@ pub fn check(driver: Driver, run: &Finished) {
     assert_eq!(result, expected_result(workflow), "{}", context());
 
     let labels: Vec<String> = events.iter().map(event_label).collect();
-    let expected = expected_histories(driver, workflow);
+    let expected = expected_histories(driver, workflow, name);
     match expected.iter().position(|e| *e == labels) {
         Some(0) => {}
         Some(_) => eprintln!(

@@ -1,10 +1,10 @@
 //! Engine invariants under random runs of checkpoints, timers, callbacks and invocations.
 
 use crate::config;
-use crate::requests::{Answer, Cmd, Fault, MISSING_FUNCTION, PLAIN_FUNCTION, Request};
-use crate::wire::{details_members, operation_details_member};
+use crate::invariants::{Tracker, check_retry_details, events_for, json_of, visible};
+use crate::requests::{Answer, Cmd, Ending, Fault, PLAIN_FUNCTION, Request};
 use durable_fsm::api::{ApiError, ErrorCode};
-use durable_fsm::model::{OperationAction as A, OperationType as T, *};
+use durable_fsm::model::{OperationType as T, *};
 use durable_fsm::service::{
     Clock, Engine, EngineConfig, FunctionConfig, InvocationOutcome, StartExecution, VirtualClock,
 };
@@ -37,12 +37,12 @@ enum Step {
 
 /// Everything the API shows of the execution, as JSON.
 #[derive(Clone, Debug, PartialEq)]
-struct Snap {
-    ops: Vec<Operation>,
-    events: Vec<Event>,
-    ops_json: Vec<Value>,
-    events_json: Vec<Value>,
-    execution_json: Value,
+pub struct Snap {
+    pub ops: Vec<Operation>,
+    pub events: Vec<Event>,
+    pub ops_json: Vec<Value>,
+    pub events_json: Vec<Value>,
+    pub execution_json: Value,
 }
 
 impl Snap {
@@ -288,160 +288,10 @@ impl World {
     }
 }
 
-// ---- invariants ---------------------------------------------------------------------------
-
-/// The operations a state read shows: all but the descendants of a completed CONTEXT that
-/// was not closed with ReplayChildren (operations.md §3).
-fn visible(ops: &[Operation]) -> Vec<&Operation> {
-    let by_id: HashMap<&str, &Operation> = ops.iter().map(|o| (o.id.as_str(), o)).collect();
-    let hides = |o: &Operation| {
-        o.op_type == T::Context
-            && o.status.is_terminal()
-            && o.context_details.as_ref().and_then(|d| d.replay_children) != Some(true)
-    };
-    ops.iter()
-        .filter(|o| {
-            let mut parent = o.parent_id.as_deref().and_then(|p| by_id.get(p));
-            while let Some(p) = parent {
-                if hides(p) {
-                    return false;
-                }
-                parent = p.parent_id.as_deref().and_then(|q| by_id.get(q));
-            }
-            true
-        })
-        .collect()
-}
-
-fn json_of(ops: &[&Operation]) -> Vec<Value> {
-    ops.iter()
-        .map(|o| serde_json::to_value(o).unwrap())
-        .collect()
-}
-
-/// What must hold across snapshots.
-#[derive(Default)]
-struct Tracker {
-    /// Operations seen in a terminal status, as JSON.
-    terminal: HashMap<String, Value>,
-    /// The highest STEP `Attempt` seen.
-    attempts: HashMap<String, u32>,
-    /// The execution once it ended.
-    ended: Option<Value>,
-}
-
-impl Tracker {
-    fn check(&mut self, prev: &Snap, cur: &Snap) -> Result<(), TestCaseError> {
-        // History: append-only, EventIds 1..n, one details member named after the type,
-        // the operation's identity fields.
-        prop_assert!(
-            cur.events_json.starts_with(&prev.events_json),
-            "recorded events changed"
-        );
-        let by_id: HashMap<&str, &Operation> = cur.ops.iter().map(|o| (o.id.as_str(), o)).collect();
-        for (i, (ev, v)) in cur.events.iter().zip(&cur.events_json).enumerate() {
-            prop_assert_eq!(ev.event_id, i as u64 + 1, "EventIds are 1..n");
-            let want = format!("{}Details", ev.event_type);
-            prop_assert_eq!(details_members(v), vec![want], "event {}", v);
-            if let Some(id) = &ev.id {
-                let op = by_id.get(id.as_str());
-                prop_assert!(op.is_some(), "event about an unknown operation: {}", v);
-                let op = op.unwrap();
-                prop_assert_eq!(
-                    (&ev.name, &ev.sub_type, &ev.parent_id),
-                    (&op.name, &op.sub_type, &op.parent_id),
-                    "event {} vs its operation",
-                    v
-                );
-            }
-        }
-        // Operations: unique ids, creation order kept, only their own details member.
-        prop_assert_eq!(by_id.len(), cur.ops.len(), "duplicate operation ids");
-        let prev_ids: Vec<&str> = prev.ops.iter().map(|o| o.id.as_str()).collect();
-        let cur_ids: Vec<&str> = cur.ops.iter().map(|o| o.id.as_str()).collect();
-        prop_assert!(
-            cur_ids.starts_with(&prev_ids),
-            "operations reordered or lost"
-        );
-        for (op, v) in cur.ops.iter().zip(&cur.ops_json) {
-            let members = details_members(v);
-            prop_assert!(
-                members.is_empty() || members == [operation_details_member(op.op_type)],
-                "operation {}",
-                v
-            );
-            prop_assert_eq!(
-                op.status.is_terminal(),
-                op.end_timestamp.is_some(),
-                "EndTimestamp exactly when terminal: {}",
-                v
-            );
-            prop_assert!(op.end_timestamp.is_none_or(|end| end >= op.start_timestamp));
-            if let Some(d) = &op.step_details {
-                prop_assert_eq!(
-                    d.next_attempt_timestamp.is_some(),
-                    op.status == OperationStatus::Pending,
-                    "NextAttemptTimestamp exactly while PENDING: {}",
-                    v
-                );
-            }
-            if let Some(frozen) = self.terminal.get(&op.id) {
-                prop_assert_eq!(v, frozen, "a terminal operation changed");
-            } else if op.status.is_terminal() {
-                self.terminal.insert(op.id.clone(), v.clone());
-            }
-            if let Some(attempt) = op.step_details.as_ref().and_then(|d| d.attempt) {
-                let seen = self.attempts.entry(op.id.clone()).or_insert(attempt);
-                prop_assert!(attempt >= *seen, "Attempt of {} went down", op.id);
-                *seen = attempt;
-            }
-        }
-        // The execution: frozen once it ended.
-        if let Some(ended) = &self.ended {
-            prop_assert_eq!(&cur.execution_json, ended, "an ended execution changed");
-        } else if cur.execution_json["Status"] != "RUNNING" {
-            self.ended = Some(cur.execution_json.clone());
-        }
-        Ok(())
-    }
-}
-
-/// The history events one accepted update records at once (operations.md §5).
-fn events_for(u: &OperationUpdate) -> Vec<EventType> {
-    use EventType as E;
-    match (u.op_type, u.action) {
-        (T::Step, A::Start) => vec![E::StepStarted],
-        (T::Step, A::Succeed) => vec![E::StepSucceeded],
-        (T::Step, A::Fail) => vec![E::StepFailed],
-        (T::Step, A::Retry) if u.error.is_some() => vec![E::StepFailed],
-        (T::Step, A::Retry) => vec![E::StepSucceeded],
-        (T::Context, A::Start) => vec![E::ContextStarted],
-        (T::Context, A::Succeed) => vec![E::ContextSucceeded],
-        (T::Context, A::Fail) => vec![E::ContextFailed],
-        (T::Wait, A::Start) => vec![E::WaitStarted],
-        (T::Wait, A::Cancel) => vec![E::WaitCancelled],
-        (T::Callback, A::Start) => vec![E::CallbackStarted],
-        (T::ChainedInvoke, A::Start) => {
-            let missing = u
-                .chained_invoke_options
-                .as_ref()
-                .is_some_and(|o| o.function_name == MISSING_FUNCTION);
-            if missing {
-                vec![E::ChainedInvokeStarted, E::ChainedInvokeFailed]
-            } else {
-                vec![E::ChainedInvokeStarted]
-            }
-        }
-        // The EXECUTION's end is recorded after the invocation's InvocationCompleted.
-        (T::Execution, _) => vec![],
-        (t, a) => panic!("an accepted request holds {t} {a}"),
-    }
-}
-
 // ---- the run ------------------------------------------------------------------------------
 
 fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseError> {
-    let r = crate::requests::resolve(req, &prev.ops, &mut w.fresh);
+    let r = crate::resolve::resolve(req, &prev.ops, &mut w.fresh);
     let mut arn = w.arn.clone();
     let current = w.token.clone();
     let stale = |i: &Index| (!w.spent.is_empty()).then(|| i.get(&w.spent).clone());
@@ -541,12 +391,20 @@ fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseE
         .iter()
         .map(|e| (e.event_type, e.id.as_deref()))
         .collect();
-    let expected: Vec<(EventType, Option<&str>)> = r
+    let caused: Vec<(EventType, &OperationUpdate)> = r
         .updates
         .iter()
-        .flat_map(|u| events_for(u).into_iter().map(|t| (t, Some(u.id.as_str()))))
+        .flat_map(|u| events_for(u).into_iter().map(move |t| (t, u)))
+        .collect();
+    let expected: Vec<(EventType, Option<&str>)> = caused
+        .iter()
+        .map(|(t, u)| (*t, Some(u.id.as_str())))
         .collect();
     prop_assert_eq!(added, expected, "events of {}", show());
+    for ((_, u), ev) in caused.iter().zip(&cur.events[prev.events.len()..]) {
+        let op = cur.ops.iter().find(|o| o.id == u.id);
+        check_retry_details(u, ev, op.expect("the operation exists"))?;
+    }
     // The response carries every operation the request touched.
     for u in r.updates.iter().filter(|u| u.op_type != T::Execution) {
         prop_assert!(
@@ -627,6 +485,7 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
     let mut prev = w.snap();
     tracker.check(&prev, &prev)?;
     for cmd in cmds {
+        let invoking = w.eng.is_invoking(&w.arn);
         match cmd {
             Cmd::Checkpoint(req) => checkpoint(&mut w, req, &prev)?,
             Cmd::RetryLast => retry_last(&mut w, &prev)?,
@@ -634,12 +493,24 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
                 w.record(Step::Advance(*secs));
                 w.record(Step::FireDue);
             }
-            Cmd::Reinvoke { pending } => {
+            Cmd::Reinvoke(ending) => {
                 if w.eng.is_invoking(&w.arn) {
-                    let outcome = if *pending {
-                        InvocationOutcome::Output(InvocationOutput::pending())
-                    } else {
-                        InvocationOutcome::Error(ErrorObject::new("Sandbox.Timedout", "slow"))
+                    let failed = || ErrorObject::new("Fatal", "the handler gave up");
+                    let outcome = match ending {
+                        Ending::Pending => InvocationOutcome::Output(InvocationOutput::pending()),
+                        Ending::Error => {
+                            InvocationOutcome::Error(ErrorObject::new("Sandbox.Timedout", "slow"))
+                        }
+                        Ending::Succeeded => {
+                            InvocationOutcome::Output(InvocationOutput::succeeded("\"ok\""))
+                        }
+                        Ending::Failed => {
+                            InvocationOutcome::Output(InvocationOutput::failed(failed()))
+                        }
+                        Ending::Malformed => InvocationOutcome::Output(InvocationOutput {
+                            error: Some(failed()),
+                            ..InvocationOutput::succeeded("\"ok\"")
+                        }),
                     };
                     w.calls += 1;
                     w.record(Step::Complete(outcome, format!("req-{}", w.calls)));
@@ -658,6 +529,22 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
                 }
             }
             Cmd::Stop => w.record(Step::Stop),
+        }
+        // What the service completes while an invocation runs is recorded after that
+        // invocation's InvocationCompleted (history §1.3).
+        let added = &w.eng.events(&w.arn).unwrap()[prev.events.len()..];
+        match cmd {
+            Cmd::Advance(_) | Cmd::Answer(..) | Cmd::FinishInvoke(..) | Cmd::Stop if invoking => {
+                prop_assert!(
+                    added.is_empty(),
+                    "recorded during an invocation: {:?}",
+                    added
+                );
+            }
+            Cmd::Reinvoke(_) if invoking => {
+                prop_assert_eq!(added[0].event_type, EventType::InvocationCompleted);
+            }
+            _ => {}
         }
         let was_invoking = w.eng.is_invoking(&w.arn);
         let seen = w.view.clone();
@@ -693,6 +580,20 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
         if let Some(token) = w.token.clone().filter(|_| w.running()) {
             let state = w.state(&token);
             prop_assert_eq!(json_of(&state.iter().collect::<Vec<_>>()), shown);
+        }
+        // A superseded token reads nothing.
+        if let Some(old) = w.spent.last() {
+            let read = w.eng.get_state(GetDurableExecutionStateRequest {
+                durable_execution_arn: w.arn.clone(),
+                checkpoint_token: old.clone(),
+                marker: None,
+                max_items: None,
+            });
+            prop_assert!(
+                read.as_ref().is_err_and(ApiError::is_invalid_token),
+                "{:?}",
+                read
+            );
         }
         prev = cur;
     }
