@@ -199,44 +199,28 @@ async fn concurrent_executions_sleep_and_take_their_own_callbacks() {
     let client = stack.client();
     let wall = Instant::now();
 
-    // Start every execution, at most CLIENT_CONCURRENCY requests at a time.
-    let gate = Arc::new(Semaphore::new(CLIENT_CONCURRENCY));
-    let mut starts = JoinSet::new();
-    for i in 0..n {
-        let (client, gate) = (client.clone(), gate.clone());
-        starts.spawn(async move {
-            let _permit = gate.acquire_owned().await.unwrap();
-            (start(&client, i).await, i)
-        });
-    }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    while let Some(started) = tokio::time::timeout_at(deadline, starts.join_next())
-        .await
-        .expect("starting the executions took too long")
-    {
-        let (arn, i) = started.unwrap();
-        index.insert(arn, i);
-    }
-    assert_eq!(index.len(), n, "one ARN per execution");
-
-    // While the load runs, GetDurableExecution keeps answering.
+    // While the load runs, GetDurableExecution keeps answering, for executions started so far.
+    let known = Arc::new(Mutex::new(vec![start(&client, 0).await]));
     let probing = Arc::new(AtomicBool::new(true));
     let probes = Arc::new(AtomicU64::new(0));
     let probe = {
-        let (client, probing, probes) = (client.clone(), probing.clone(), probes.clone());
-        let arns: Vec<String> = index.keys().cloned().collect();
+        let (client, known) = (client.clone(), known.clone());
+        let (probing, probes) = (probing.clone(), probes.clone());
         tokio::spawn(async move {
             let mut slowest = Duration::ZERO;
             let mut k = 0usize;
             while probing.load(Ordering::SeqCst) {
-                let arn = &arns[k % arns.len()];
+                let arn = {
+                    let known = known.lock().unwrap();
+                    known[k % known.len()].clone()
+                };
                 k += 7;
                 let asked = Instant::now();
                 let got = tokio::time::timeout(
                     PROBE_BOUND,
                     client
                         .get_durable_execution()
-                        .durable_execution_arn(arn)
+                        .durable_execution_arn(&arn)
                         .send(),
                 )
                 .await;
@@ -253,6 +237,28 @@ async fn concurrent_executions_sleep_and_take_their_own_callbacks() {
             slowest
         })
     };
+
+    // Start the others, at most CLIENT_CONCURRENCY requests at a time.
+    let gate = Arc::new(Semaphore::new(CLIENT_CONCURRENCY));
+    let mut starts = JoinSet::new();
+    for i in 1..n {
+        let (client, gate) = (client.clone(), gate.clone());
+        starts.spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            (start(&client, i).await, i)
+        });
+    }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    index.insert(known.lock().unwrap()[0].clone(), 0);
+    while let Some(started) = tokio::time::timeout_at(deadline, starts.join_next())
+        .await
+        .expect("starting the executions took too long")
+    {
+        let (arn, i) = started.unwrap();
+        known.lock().unwrap().push(arn.clone());
+        index.insert(arn, i);
+    }
+    assert_eq!(index.len(), n, "one ARN per execution");
 
     // Answer each callback as soon as its execution reports it, concurrently.
     let mut expected: HashMap<String, Value> = HashMap::new();
@@ -295,6 +301,7 @@ async fn concurrent_executions_sleep_and_take_their_own_callbacks() {
     let wall = wall.elapsed();
     probing.store(false, Ordering::SeqCst);
     let slowest_probe = probe.await.unwrap();
+    assert!(probes.load(Ordering::SeqCst) > 0, "the probe never ran");
     for (arn, body) in &expected {
         let exec = client
             .get_durable_execution()

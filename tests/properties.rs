@@ -25,6 +25,8 @@ mod resolve;
 mod wire;
 #[path = "properties/wire_gen.rs"]
 mod wire_gen;
+#[path = "properties/world.rs"]
+mod world;
 
 use proptest::test_runner::Config;
 

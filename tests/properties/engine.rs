@@ -1,294 +1,39 @@
 //! Engine invariants under random runs of checkpoints, timers, callbacks and invocations.
+//!
+//! Each run drives one execution on an in-memory engine with a virtual clock through up to
+//! 40 commands (`requests.rs`). After every command:
+//!
+//! * a checkpoint request is accepted exactly when it is legal (no fault drawn, and a token of
+//!   the running invocation); a refused one changes nothing (operations, events and
+//!   GetDurableExecution compared as JSON) and answers InvalidParameterValueException;
+//! * an accepted one consumes its token (reusing it fails and changes nothing), returns a
+//!   token never issued before (none once the execution ended), records one event per update
+//!   in order with the §5 types and `RetryDetails`, and returns every operation it touched
+//!   plus every visible operation that changed since the handler last looked;
+//! * an idempotent retry (same ClientToken and CheckpointToken) returns the cached response
+//!   and changes nothing; a refused callback answer changes nothing;
+//! * the invariants of `invariants.rs` hold (history append-only with EventIds 1..n, one
+//!   details member named after the type, unique operation ids in creation order, terminal
+//!   operations frozen, `Attempt` never decreasing, timestamps, the execution's end last);
+//! * history pages (either direction) add up to the history; the invocation input and
+//!   GetDurableExecutionState show exactly the visible operations; a superseded token reads
+//!   nothing; asynchronous completions are recorded after the running invocation's
+//!   InvocationCompleted.
+//!
+//! At the end the recorded (accepted) calls are replayed on a fresh engine and clock, which
+//! must produce the same operations, history and execution, callback ids masked.
 
 use crate::config;
 use crate::invariants::{Tracker, check_retry_details, events_for, json_of, visible};
-use crate::requests::{Answer, Cmd, Ending, Fault, PLAIN_FUNCTION, Request};
+use crate::requests::{Answer, Cmd, Ending, Fault, Request};
+use crate::world::{MADE_UP_TOKEN, Snap, Step, World};
 use durable_fsm::api::{ApiError, ErrorCode};
 use durable_fsm::model::{OperationType as T, *};
-use durable_fsm::service::{
-    Clock, Engine, EngineConfig, FunctionConfig, InvocationOutcome, StartExecution, VirtualClock,
-};
+use durable_fsm::service::InvocationOutcome;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
-
-/// The function of the execution under test.
-const FUNCTION: &str = "fsm";
-/// Its EXECUTION operation id (fixed, so a replay has the same ARN).
-const EXECUTION_ID: &str = "exec-0";
-/// A well-formed token the engine never issued.
-const MADE_UP_TOKEN: &str = "bWFkZS11cC10b2tlbg==";
-
-/// What changed the engine, in order, for the replay. Rejected calls are not recorded.
-#[derive(Clone, Debug)]
-enum Step {
-    Advance(u8),
-    FireDue,
-    Begin,
-    Checkpoint(Vec<OperationUpdate>),
-    Complete(InvocationOutcome, String),
-    Answer(String, Answer, u32),
-    FinishInvoke(String, bool),
-    Stop,
-}
-
-/// Everything the API shows of the execution, as JSON.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Snap {
-    pub ops: Vec<Operation>,
-    pub events: Vec<Event>,
-    pub ops_json: Vec<Value>,
-    pub events_json: Vec<Value>,
-    pub execution_json: Value,
-}
-
-impl Snap {
-    fn json(&self) -> (&[Value], &[Value], &Value) {
-        (&self.ops_json, &self.events_json, &self.execution_json)
-    }
-}
-
-/// One engine, one execution, and what the run knows about its tokens.
-struct World {
-    eng: Engine,
-    clock: VirtualClock,
-    arn: String,
-    /// The token of the invocation in flight, while the execution runs.
-    token: Option<String>,
-    /// Every token consumed or superseded.
-    spent: Vec<String>,
-    issued: HashSet<String>,
-    /// The last accepted request that carried a ClientToken, and its response.
-    cached: Option<(CheckpointDurableExecutionRequest, Value)>,
-    /// What the handler has seen of each operation: the invocation input, then the
-    /// checkpoint responses.
-    view: HashMap<String, Value>,
-    /// The operations and UpdatedOperationIds of the last invocation input.
-    input: Vec<Value>,
-    updated: Vec<String>,
-    fresh: u32,
-    calls: u32,
-    log: Vec<Step>,
-}
-
-impl World {
-    fn new(timeout: Option<i64>) -> World {
-        let clock = VirtualClock::default();
-        let config = EngineConfig {
-            invocation_retry_delay: Duration::ZERO,
-            max_invocation_failures: 1000,
-            ..EngineConfig::default()
-        }
-        .with_function(PLAIN_FUNCTION, FunctionConfig::plain());
-        let mut eng = Engine::new(config, Arc::new(clock.clone()));
-        let start = StartExecution {
-            invocation_id: Some(EXECUTION_ID.into()),
-            execution_timeout_seconds: timeout,
-            ..StartExecution::new(FUNCTION, "{\"n\":1}").named("prop")
-        };
-        let arn = eng.start_execution(start).unwrap().arn;
-        World {
-            eng,
-            clock,
-            arn,
-            token: None,
-            spent: Vec::new(),
-            issued: HashSet::new(),
-            cached: None,
-            view: HashMap::new(),
-            input: Vec::new(),
-            updated: Vec::new(),
-            fresh: 0,
-            calls: 0,
-            log: Vec::new(),
-        }
-    }
-
-    fn snap(&self) -> Snap {
-        let ops = self.eng.operations(&self.arn).unwrap();
-        let events = self.eng.events(&self.arn).unwrap();
-        Snap {
-            ops_json: ops
-                .iter()
-                .map(|o| serde_json::to_value(o).unwrap())
-                .collect(),
-            events_json: events
-                .iter()
-                .map(|e| serde_json::to_value(e).unwrap())
-                .collect(),
-            execution_json: serde_json::to_value(self.eng.get_execution(&self.arn, true).unwrap())
-                .unwrap(),
-            ops,
-            events,
-        }
-    }
-
-    fn running(&self) -> bool {
-        self.eng.get_execution(&self.arn, false).unwrap().status == ExecutionStatus::Running
-    }
-
-    /// Applies one recorded step (the run records, the replay repeats).
-    fn apply(&mut self, step: &Step) -> Result<(), ApiError> {
-        match step {
-            Step::Advance(secs) => self.clock.advance(Duration::from_secs(u64::from(*secs))),
-            Step::FireDue => {
-                self.eng.fire_due();
-            }
-            Step::Begin => {
-                if let Some(input) = self.eng.begin_invocation(&self.arn)? {
-                    if let Some(old) = self.token.replace(input.checkpoint_token) {
-                        self.spent.push(old);
-                    }
-                    self.cached = None;
-                    self.updated = input.updated_operation_ids.unwrap_or_default();
-                    let ops = input.initial_execution_state.unwrap_or_default().operations;
-                    self.input = json_of(&ops.iter().collect::<Vec<_>>());
-                    self.view = ops
-                        .iter()
-                        .map(|o| o.id.clone())
-                        .zip(self.input.clone())
-                        .collect();
-                }
-            }
-            Step::Checkpoint(updates) => {
-                let token = self.token.clone().unwrap_or_default();
-                let resp = self.eng.checkpoint(CheckpointDurableExecutionRequest {
-                    durable_execution_arn: self.arn.clone(),
-                    checkpoint_token: token,
-                    updates: Some(updates.clone()),
-                    client_token: None,
-                })?;
-                self.see(&resp);
-                self.token = resp.checkpoint_token;
-            }
-            Step::Complete(outcome, request_id) => {
-                let id = self.eng.invocation_id(&self.arn).unwrap_or_default();
-                let now = self.clock.now();
-                self.eng.complete_invocation(
-                    &self.arn,
-                    &id,
-                    outcome.clone(),
-                    request_id.clone(),
-                    now,
-                )?;
-                if let Some(old) = self.token.take() {
-                    self.spent.push(old);
-                }
-            }
-            Step::Answer(op_id, answer, n) => {
-                let id = self.callback_id(op_id);
-                match answer {
-                    Answer::Succeed => self
-                        .eng
-                        .send_callback_success(&id, format!("{{\"answer\":{n}}}").as_bytes())?,
-                    Answer::Fail => self
-                        .eng
-                        .send_callback_failure(&id, ErrorObject::new("Rejected", "no"))?,
-                    Answer::Heartbeat => self.eng.send_callback_heartbeat(&id)?,
-                }
-            }
-            Step::FinishInvoke(op_id, ok) => {
-                let outcome = if *ok {
-                    Ok("\"done\"".to_string())
-                } else {
-                    Err(ErrorObject::new("Downstream", "the target failed"))
-                };
-                self.eng.complete_plain_invoke(&self.arn, op_id, outcome)?;
-            }
-            Step::Stop => {
-                let error = ErrorObject::new("Cancelled", "stopped by the property");
-                self.eng.stop(&self.arn, Some(error))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records what a checkpoint response showed the handler.
-    fn see(&mut self, resp: &CheckpointDurableExecutionResponse) {
-        for op in resp.new_execution_state.operations.iter().flatten() {
-            self.view
-                .insert(op.id.clone(), serde_json::to_value(op).unwrap());
-        }
-    }
-
-    /// The whole history through GetDurableExecutionHistory pages of `max` events, oldest
-    /// first.
-    fn history(&self, max: u32, reverse: bool) -> Vec<Event> {
-        let mut events = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .eng
-                .get_history(GetDurableExecutionHistoryRequest {
-                    durable_execution_arn: self.arn.clone(),
-                    max_items: Some(max),
-                    marker: marker.take(),
-                    reverse_order: Some(reverse),
-                    ..Default::default()
-                })
-                .unwrap();
-            events.extend(page.events);
-            match page.next_marker.filter(|m| !m.is_empty()) {
-                Some(m) => marker = Some(m),
-                None => break,
-            }
-        }
-        if reverse {
-            events.reverse();
-        }
-        events
-    }
-
-    /// Every page of GetDurableExecutionState with the current token.
-    fn state(&self, token: &str) -> Vec<Operation> {
-        let mut ops = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .eng
-                .get_state(GetDurableExecutionStateRequest {
-                    durable_execution_arn: self.arn.clone(),
-                    checkpoint_token: token.into(),
-                    marker: marker.take(),
-                    max_items: Some(7),
-                })
-                .unwrap();
-            ops.extend(page.operations);
-            match page.next_marker.filter(|m| !m.is_empty()) {
-                Some(m) => marker = Some(m),
-                None => return ops,
-            }
-        }
-    }
-
-    /// Applies and records a step that must succeed.
-    fn record(&mut self, step: Step) {
-        self.apply(&step).unwrap();
-        self.log.push(step);
-    }
-
-    /// Begins an invocation when the execution waits for one.
-    fn settle(&mut self) {
-        if self.running() && !self.eng.is_invoking(&self.arn) {
-            self.record(Step::Begin);
-        }
-    }
-
-    fn callback_id(&self, op_id: &str) -> String {
-        self.eng
-            .operations(&self.arn)
-            .unwrap()
-            .into_iter()
-            .find(|o| o.id == op_id)
-            .and_then(|o| o.callback_details?.callback_id)
-            .unwrap_or_default()
-    }
-}
-
-// ---- the run ------------------------------------------------------------------------------
 
 fn checkpoint(w: &mut World, req: &Request, prev: &Snap) -> Result<(), TestCaseError> {
     let r = crate::resolve::resolve(req, &prev.ops, &mut w.fresh);
@@ -494,26 +239,9 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
                 w.record(Step::FireDue);
             }
             Cmd::Reinvoke(ending) => {
-                if w.eng.is_invoking(&w.arn) {
-                    let failed = || ErrorObject::new("Fatal", "the handler gave up");
-                    let outcome = match ending {
-                        Ending::Pending => InvocationOutcome::Output(InvocationOutput::pending()),
-                        Ending::Error => {
-                            InvocationOutcome::Error(ErrorObject::new("Sandbox.Timedout", "slow"))
-                        }
-                        Ending::Succeeded => {
-                            InvocationOutcome::Output(InvocationOutput::succeeded("\"ok\""))
-                        }
-                        Ending::Failed => {
-                            InvocationOutcome::Output(InvocationOutput::failed(failed()))
-                        }
-                        Ending::Malformed => InvocationOutcome::Output(InvocationOutput {
-                            error: Some(failed()),
-                            ..InvocationOutput::succeeded("\"ok\"")
-                        }),
-                    };
+                if invoking {
                     w.calls += 1;
-                    w.record(Step::Complete(outcome, format!("req-{}", w.calls)));
+                    w.record(Step::Complete(outcome(*ending), format!("req-{}", w.calls)));
                 }
                 w.record(Step::FireDue);
             }
@@ -552,49 +280,7 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
         let began = !was_invoking && w.eng.is_invoking(&w.arn);
         let cur = w.snap();
         tracker.check(&prev, &cur)?;
-        // GetDurableExecutionHistory pages, either way, add up to the history.
-        prop_assert_eq!(&w.history(4, false), &cur.events);
-        prop_assert_eq!(&w.history(3, true), &cur.events);
-        // State reads show the visible operations: the invocation input, then
-        // GetDurableExecutionState.
-        let shown = json_of(&visible(&cur.ops));
-        if began {
-            prop_assert_eq!(&w.input, &shown, "the invocation input");
-            // UpdatedOperationIds names every operation the service changed since the
-            // previous invocation last saw it.
-            for op in visible(&cur.ops) {
-                let old = seen.get(&op.id);
-                if old.is_some() && old != Some(&w.view[&op.id]) {
-                    prop_assert!(
-                        w.updated.contains(&op.id),
-                        "{} not in {:?}",
-                        op.id,
-                        w.updated
-                    );
-                }
-            }
-            for id in &w.updated {
-                prop_assert!(cur.ops.iter().any(|o| &o.id == id), "unknown id {}", id);
-            }
-        }
-        if let Some(token) = w.token.clone().filter(|_| w.running()) {
-            let state = w.state(&token);
-            prop_assert_eq!(json_of(&state.iter().collect::<Vec<_>>()), shown);
-        }
-        // A superseded token reads nothing.
-        if let Some(old) = w.spent.last() {
-            let read = w.eng.get_state(GetDurableExecutionStateRequest {
-                durable_execution_arn: w.arn.clone(),
-                checkpoint_token: old.clone(),
-                marker: None,
-                max_items: None,
-            });
-            prop_assert!(
-                read.as_ref().is_err_and(ApiError::is_invalid_token),
-                "{:?}",
-                read
-            );
-        }
+        check_reads(&w, &cur, began.then_some(&seen))?;
         prev = cur;
     }
 
@@ -606,6 +292,74 @@ fn run(timeout: Option<i64>, cmds: &[Cmd]) -> Result<(), TestCaseError> {
             .map_err(|e| TestCaseError::fail(format!("replaying {step:?}: {e}")))?;
     }
     prop_assert_eq!(masked(&replay.snap()), masked(&prev), "the replay differs");
+    Ok(())
+}
+
+/// What an invocation that ends this way reports.
+fn outcome(ending: Ending) -> InvocationOutcome {
+    let failed = || ErrorObject::new("Fatal", "the handler gave up");
+    match ending {
+        Ending::Pending => InvocationOutcome::Output(InvocationOutput::pending()),
+        Ending::Error => InvocationOutcome::Error(ErrorObject::new("Sandbox.Timedout", "slow")),
+        Ending::Succeeded => InvocationOutcome::Output(InvocationOutput::succeeded("\"ok\"")),
+        Ending::Failed => InvocationOutcome::Output(InvocationOutput::failed(failed())),
+        Ending::Malformed => InvocationOutcome::Output(InvocationOutput {
+            error: Some(failed()),
+            ..InvocationOutput::succeeded("\"ok\"")
+        }),
+    }
+}
+
+/// The read APIs agree with the snapshot. `seen` is what the handler had seen before an
+/// invocation that just began.
+fn check_reads(
+    w: &World,
+    cur: &Snap,
+    seen: Option<&HashMap<String, Value>>,
+) -> Result<(), TestCaseError> {
+    // GetDurableExecutionHistory pages, either way, add up to the history.
+    prop_assert_eq!(&w.history(4, false), &cur.events);
+    prop_assert_eq!(&w.history(3, true), &cur.events);
+    // State reads show the visible operations: the invocation input, then
+    // GetDurableExecutionState.
+    let shown = json_of(&visible(&cur.ops));
+    if let Some(seen) = seen {
+        prop_assert_eq!(&w.input, &shown, "the invocation input");
+        // UpdatedOperationIds names every operation the service changed since the previous
+        // invocation last saw it.
+        for op in visible(&cur.ops) {
+            let old = seen.get(&op.id);
+            if old.is_some() && old != Some(&w.view[&op.id]) {
+                prop_assert!(
+                    w.updated.contains(&op.id),
+                    "{} not in {:?}",
+                    op.id,
+                    w.updated
+                );
+            }
+        }
+        for id in &w.updated {
+            prop_assert!(cur.ops.iter().any(|o| &o.id == id), "unknown id {}", id);
+        }
+    }
+    if let Some(token) = w.token.as_deref().filter(|_| w.running()) {
+        let state = w.state(token);
+        prop_assert_eq!(json_of(&state.iter().collect::<Vec<_>>()), shown);
+    }
+    // A superseded token reads nothing.
+    if let Some(old) = w.spent.last() {
+        let read = w.eng.get_state(GetDurableExecutionStateRequest {
+            durable_execution_arn: w.arn.clone(),
+            checkpoint_token: old.clone(),
+            marker: None,
+            max_items: None,
+        });
+        prop_assert!(
+            read.as_ref().is_err_and(ApiError::is_invalid_token),
+            "{:?}",
+            read
+        );
+    }
     Ok(())
 }
 
@@ -646,7 +400,7 @@ proptest! {
 
     #[test]
     fn engine_invariants_hold_under_random_checkpoints(
-        (timeout, cmds) in crate::requests::run(),
+        (timeout, cmds) in crate::requests::runs(),
     ) {
         run(timeout, &cmds)?;
     }

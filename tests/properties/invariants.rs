@@ -1,9 +1,9 @@
 //! The engine's invariants: what every snapshot, every accepted request and every history
 //! must satisfy (operations.md §2–§5, api.md §3–§4, history-and-conformance.md §1).
 
-use crate::engine::Snap;
 use crate::requests::MISSING_FUNCTION;
 use crate::wire::{details_members, operation_details_member};
+use crate::world::Snap;
 use durable_fsm::model::{OperationAction as A, OperationType as T, *};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -32,6 +32,7 @@ pub fn visible(ops: &[Operation]) -> Vec<&Operation> {
         .collect()
 }
 
+/// Operations as JSON values.
 pub fn json_of(ops: &[&Operation]) -> Vec<Value> {
     ops.iter()
         .map(|o| serde_json::to_value(o).unwrap())

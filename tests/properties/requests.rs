@@ -291,7 +291,7 @@ fn cmd() -> impl Strategy<Value = Cmd> {
 }
 
 /// A run: the execution's timeout (seconds, if any) and 1 to 40 steps.
-pub fn run() -> impl Strategy<Value = (Option<i64>, Vec<Cmd>)> {
+pub fn runs() -> impl Strategy<Value = (Option<i64>, Vec<Cmd>)> {
     (
         proptest::option::of(20..120i64),
         proptest::collection::vec(cmd(), 1..40),
