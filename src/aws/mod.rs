@@ -35,21 +35,26 @@ pub struct AwsDurableApi {
     retry: RetryConfig,
 }
 
-/// Sends a fluent builder, switching the SDK's own retries off unless configured to keep them,
-/// and classifies the error.
-macro_rules! send {
-    ($api:expr, $builder:expr) => {{
+/// Sends a fluent builder through this layer's retries, switching the SDK's own retries off unless
+/// configured to keep them, and classifies the error.
+macro_rules! call {
+    ($api:expr, $name:literal, $kind:expr, $builder:expr) => {{
         let builder = $builder;
-        let result = if $api.retry.sdk_retries {
-            builder.send().await
-        } else {
-            builder
-                .customize()
-                .config_override(sdk_retries_off())
-                .send()
-                .await
-        };
-        result.map_err(classify)
+        retrying(&$api.retry, $name, $kind, || {
+            let b = builder.clone();
+            async move {
+                let result = if $api.retry.sdk_retries {
+                    b.send().await
+                } else {
+                    b.customize()
+                        .config_override(sdk_retries_off())
+                        .send()
+                        .await
+                };
+                result.map_err(classify)
+            }
+        })
+        .await
     }};
 }
 
@@ -159,16 +164,12 @@ impl DurableApi for AwsDurableApi {
             .checkpoint_token(req.checkpoint_token)
             .set_updates(updates)
             .client_token(client_token);
-        let out = retrying(
-            &self.retry,
+        let out = call!(
+            self,
             "CheckpointDurableExecution",
             CallKind::Checkpoint,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
-        )
-        .await?;
+            builder
+        )?;
         out.try_into().map_err(response_error)
     }
 
@@ -183,16 +184,7 @@ impl DurableApi for AwsDurableApi {
             .checkpoint_token(req.checkpoint_token)
             .set_marker(req.marker)
             .set_max_items(to_i32("MaxItems", req.max_items)?);
-        let out = retrying(
-            &self.retry,
-            "GetDurableExecutionState",
-            CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
-        )
-        .await?;
+        let out = call!(self, "GetDurableExecutionState", CallKind::Plain, builder)?;
         out.try_into().map_err(response_error)
     }
 
@@ -206,11 +198,7 @@ impl DurableApi for AwsDurableApi {
             .get_durable_execution()
             .durable_execution_arn(arn)
             .include_execution_data(include_execution_data);
-        let out = retrying(&self.retry, "GetDurableExecution", CallKind::Plain, || {
-            let b = builder.clone();
-            async move { send!(self, b) }
-        })
-        .await?;
+        let out = call!(self, "GetDurableExecution", CallKind::Plain, builder)?;
         out.try_into().map_err(response_error)
     }
 
@@ -226,16 +214,7 @@ impl DurableApi for AwsDurableApi {
             .set_max_items(to_i32("MaxItems", req.max_items)?)
             .set_marker(req.marker)
             .set_reverse_order(req.reverse_order);
-        let out = retrying(
-            &self.retry,
-            "GetDurableExecutionHistory",
-            CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
-        )
-        .await?;
+        let out = call!(self, "GetDurableExecutionHistory", CallKind::Plain, builder)?;
         out.try_into().map_err(response_error)
     }
 
@@ -257,16 +236,12 @@ impl DurableApi for AwsDurableApi {
             .set_reverse_order(req.reverse_order)
             .set_marker(req.marker)
             .set_max_items(to_i32("MaxItems", req.max_items)?);
-        let out = retrying(
-            &self.retry,
+        let out = call!(
+            self,
             "ListDurableExecutionsByFunction",
             CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
-        )
-        .await?;
+            builder
+        )?;
         out.try_into().map_err(response_error)
     }
 
@@ -282,16 +257,12 @@ impl DurableApi for AwsDurableApi {
             .send_durable_execution_callback_success()
             .callback_id(callback_id)
             .set_result(blob);
-        retrying(
-            &self.retry,
+        call!(
+            self,
             "SendDurableExecutionCallbackSuccess",
             CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
+            builder
         )
-        .await
         .map(drop)
     }
 
@@ -305,16 +276,12 @@ impl DurableApi for AwsDurableApi {
             .send_durable_execution_callback_failure()
             .callback_id(callback_id)
             .error(error.into());
-        retrying(
-            &self.retry,
+        call!(
+            self,
             "SendDurableExecutionCallbackFailure",
             CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
+            builder
         )
-        .await
         .map(drop)
     }
 
@@ -323,16 +290,12 @@ impl DurableApi for AwsDurableApi {
             .client
             .send_durable_execution_callback_heartbeat()
             .callback_id(callback_id);
-        retrying(
-            &self.retry,
+        call!(
+            self,
             "SendDurableExecutionCallbackHeartbeat",
             CallKind::Plain,
-            || {
-                let b = builder.clone();
-                async move { send!(self, b) }
-            },
+            builder
         )
-        .await
         .map(drop)
     }
 
@@ -346,11 +309,7 @@ impl DurableApi for AwsDurableApi {
             .stop_durable_execution()
             .durable_execution_arn(arn)
             .set_error(error.map(Into::into));
-        let out = retrying(&self.retry, "StopDurableExecution", CallKind::Plain, || {
-            let b = builder.clone();
-            async move { send!(self, b) }
-        })
-        .await?;
+        let out = call!(self, "StopDurableExecution", CallKind::Plain, builder)?;
         out.try_into().map_err(response_error)
     }
 }
