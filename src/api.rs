@@ -1,12 +1,19 @@
-//! The `DurableApi` trait: the nine durable-execution API calls, and their error type.
+//! The `DurableApi` trait: the nine durable-execution API calls plus starting an execution,
+//! and their error type.
 //!
 //! The executor only talks to this trait. Implementations: the local service (in process),
 //! the `aws` backend (aws-sdk-lambda) and test doubles that inject faults.
 
+mod start;
+
+pub use start::{ExecutionArn, StartExecutionRequest, StartExecutionResponse};
+
 use crate::model::*;
 use std::future::Future;
 
-/// The durable-execution API of AWS Lambda (2025-12-01), as the executor and tools use it.
+/// The durable-execution API of AWS Lambda (2025-12-01), as the executor and tools use it:
+/// the nine durable API calls, and [`start_execution`](Self::start_execution) (Lambda
+/// `Invoke`), which continue-as-new needs.
 pub trait DurableApi: Send + Sync {
     /// CheckpointDurableExecution.
     fn checkpoint(
@@ -65,6 +72,15 @@ pub trait DurableApi: Send + Sync {
         arn: &str,
         error: Option<ErrorObject>,
     ) -> impl Future<Output = Result<StopDurableExecutionResponse, ApiError>> + Send;
+
+    /// Starts a durable execution (Lambda `Invoke`, `InvocationType: Event`, with a
+    /// `DurableExecutionName`) and returns its ARN without waiting for it. Idempotent by name:
+    /// the same name and input return the existing execution; another input fails with
+    /// `DurableExecutionAlreadyStartedException`.
+    fn start_execution(
+        &self,
+        req: StartExecutionRequest,
+    ) -> impl Future<Output = Result<StartExecutionResponse, ApiError>> + Send;
 }
 
 /// The AWS exception a durable API call failed with.

@@ -1,7 +1,9 @@
 //! Human-readable renderings of executions: the history as a table; workflow graphs and
-//! execution paths as Mermaid and Graphviz DOT ([`graph`], [`trace`]).
+//! execution paths as Mermaid and Graphviz DOT ([`graph`], [`trace`]); terminal colours
+//! ([`style`]).
 
 pub mod graph;
+pub mod style;
 pub mod trace;
 
 use crate::model::*;

@@ -224,4 +224,9 @@ fn the_declared_graph_as_mermaid() {
         book.contains(&format!("```mermaid\n{text}```")),
         "book/src/graphs.md does not show the current graph"
     );
+    let examples = include_str!("../book/src/examples.md");
+    assert!(
+        examples.contains(&format!("```mermaid\n{text}```")),
+        "book/src/examples.md does not show the current graph"
+    );
 }

@@ -136,6 +136,7 @@ fn command(args: &[&str]) -> Command {
     cmd.args(args)
         .env_remove("RUST_LOG")
         .env_remove("DURABLE_FSM_ENDPOINT")
+        .env_remove("NO_COLOR")
         .env("COLUMNS", "200")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -310,7 +311,15 @@ fn help_version_and_usage_errors() {
     let run = run_cmd(command(&["--help"]));
     assert_eq!(run.code, Some(0));
     for cmd in [
-        "serve", "start", "get", "history", "list", "callback", "stop",
+        "serve",
+        "start",
+        "get",
+        "history",
+        "graph",
+        "list",
+        "callback",
+        "stop",
+        "completions",
     ] {
         assert!(run.stdout.contains(cmd), "{cmd} missing from --help");
     }
@@ -353,7 +362,8 @@ fn help_version_and_usage_errors() {
     let run = run_cmd(command(&[]));
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.contains("Usage: durable-fsm <COMMAND>"),
+        run.stderr
+            .contains("Usage: durable-fsm [OPTIONS] <COMMAND>"),
         "{run:?}"
     );
 }
@@ -614,4 +624,374 @@ fn an_execution_from_start_to_stop() {
         assert_eq!(exec["Status"], "SUCCEEDED");
     }
     drop(rt);
+}
+
+// ---- colours, get --watch, completions ----------------------------------------------------
+
+/// `durable-fsm serve` with the approval function behind it; dropped in field order.
+struct Service {
+    server: Server,
+    _dir: TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Service {
+    fn start(tag: &str) -> Service {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let durable_url: DurableUrl = Arc::default();
+        let function = function_server(&rt, durable_url.clone());
+        let dir = TempDir::new(tag);
+        let server = Server::start(&dir.0.join("durable.db"), Some(&function));
+        durable_url.set(server.endpoint.clone()).unwrap();
+        Service {
+            server,
+            _dir: dir,
+            _rt: rt,
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.server.endpoint
+    }
+
+    /// Starts an approval named `name`; returns its ARN and callback id once it waits.
+    fn waiting(&self, name: &str) -> (String, String) {
+        let e = self.endpoint();
+        let input = r#"{"item":"lamp"}"#;
+        let arn = ok(e, &["start", "approval", "--name", name, "--input", input])
+            .trim()
+            .to_string();
+        let callback = eventually("CallbackStarted", || {
+            let history = ok_json(e, &["history", &arn]);
+            history["Events"].as_array()?.iter().find_map(|ev| {
+                ev["CallbackStartedDetails"]["CallbackId"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+        });
+        (arn, callback)
+    }
+}
+
+/// `text` without ANSI escape sequences.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs the binary with its standard output on a terminal: a pseudo-terminal from util-linux
+/// `script`, whose own output (the terminal's, stdout and stderr together) is captured.
+#[cfg(target_os = "linux")]
+fn in_tty(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect();
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line.join(" "), "/dev/null"])
+        .env_remove("RUST_LOG")
+        .env_remove("DURABLE_FSM_ENDPOINT")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .env("COLUMNS", "200")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_cmd(cmd)
+}
+
+#[test]
+fn colours_only_on_a_terminal_without_no_color_or_when_asked() {
+    let service = Service::start("colour");
+    let e = service.endpoint();
+    let (arn, _) = service.waiting("colour-1");
+    let commands: [(&[&str], &str); 3] = [
+        (&["list"], "\x1b[33mRUNNING\x1b[0m"),
+        (&["get", &arn], "\x1b[33mRUNNING\x1b[0m"),
+        (&["history", &arn], "\x1b[36mExecutionStarted\x1b[0m"),
+    ];
+    for (args, coloured) in commands {
+        // Piped: plain text, whatever NO_COLOR says.
+        let plain = ok(e, args);
+        assert!(!plain.contains('\x1b'), "{args:?}: {plain:?}");
+        let mut never = args.to_vec();
+        never.extend(["--color", "never"]);
+        assert_eq!(ok(e, &never), plain);
+        // --color always: the same text, with colours, even in a pipe and under NO_COLOR.
+        let mut always = args.to_vec();
+        always.extend(["--color", "always"]);
+        let painted = ok(e, &always);
+        assert!(painted.contains(coloured), "{args:?}: {painted:?}");
+        assert_eq!(strip_ansi(&painted), plain, "{args:?}");
+        let mut cmd = command(&always);
+        cmd.args(["--endpoint", e]).env("NO_COLOR", "1");
+        assert!(run_cmd(cmd).stdout.contains(coloured), "{args:?}");
+    }
+
+    #[cfg(target_os = "linux")]
+    {
+        let list = ["list", "--endpoint", e];
+        // A terminal: colours, unless NO_COLOR is set and not empty, TERM is dumb or
+        // --color never.
+        let tty = in_tty(&list, &[]);
+        assert_eq!(tty.code, Some(0), "{tty:?}");
+        assert!(tty.stdout.contains("\x1b[33mRUNNING\x1b[0m"), "{tty:?}");
+        assert!(tty.stdout.contains("\x1b[1mNAME"), "{tty:?}");
+        let tty = in_tty(&list, &[("NO_COLOR", "")]);
+        assert!(tty.stdout.contains("\x1b[33mRUNNING"), "{tty:?}");
+        for env in [
+            [("NO_COLOR", "1")],
+            [("NO_COLOR", "false")],
+            [("TERM", "dumb")],
+        ] {
+            let tty = in_tty(&list, &env);
+            assert_eq!(tty.code, Some(0), "{tty:?}");
+            assert!(tty.stdout.contains("RUNNING"), "{env:?}: {tty:?}");
+            assert!(!tty.stdout.contains('\x1b'), "{env:?}: {tty:?}");
+        }
+        let tty = in_tty(&["list", "--endpoint", e, "--color", "never"], &[]);
+        assert!(
+            tty.stdout.contains("RUNNING") && !tty.stdout.contains('\x1b'),
+            "{tty:?}"
+        );
+    }
+}
+
+/// Reads a child's stdout line by line into a channel.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a child to exit, killing it after [`COMMAND_TIMEOUT`].
+fn exit_code(child: &mut Child) -> Option<i32> {
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the watch did not end within {COMMAND_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn get_watch_follows_an_execution_to_its_end() {
+    let service = Service::start("watch");
+    let e = service.endpoint();
+    let (arn, callback) = service.waiting("watched");
+
+    // Piped: one line per change, no escape codes; exit 0 on SUCCEEDED.
+    let mut child = command(&["get", &arn, "--watch", "--interval", "0.1", "--endpoint", e])
+        .spawn()
+        .unwrap();
+    let stderr = drain(child.stderr.take().unwrap());
+    let lines = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while !seen.iter().any(|l: &String| l.contains("callbacks 1")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(err) => panic!("no line with an open callback ({err}): {seen:?}"),
+        }
+    }
+    let waiting = seen.last().cloned().unwrap_or_default();
+    assert!(
+        waiting.starts_with("RUNNING    state Waiting  transitions 1  callbacks 1  timers 0"),
+        "{seen:?}"
+    );
+    // Nothing changes while the callback is open: no new line however many looks it takes.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(lines.try_recv().is_err(), "a line without a change");
+    ok(e, &["callback", "succeed", &callback, r#""yes""#]);
+    seen.extend(lines.iter());
+    assert_eq!(exit_code(&mut child), Some(0), "{seen:?}");
+    assert_eq!(stderr.join().unwrap(), "");
+    let text = seen.join("\n");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    let n = seen.len();
+    assert!(n >= 3, "{seen:?}");
+    assert!(
+        seen[n - 2].starts_with("SUCCEEDED  state Waiting  transitions 2  callbacks 0  timers 0"),
+        "{seen:?}"
+    );
+    assert_eq!(seen[n - 1], r#"result {"decision":"yes","item":"lamp"}"#);
+    // Each progress line differs from the one before in more than the time.
+    let progress: Vec<&str> = seen[..n - 1]
+        .iter()
+        .map(|l| l.split("  elapsed ").next().unwrap_or_default())
+        .collect();
+    assert!(progress.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+
+    // An ended execution: the last line at once. --json: the execution as AWS shapes it.
+    let again = ok(e, &["get", &arn, "--watch"]);
+    assert!(again.starts_with("SUCCEEDED  state Waiting"), "{again}");
+    let json: Value = serde_json::from_str(&ok(e, &["get", &arn, "--watch", "--json"])).unwrap();
+    assert_eq!(json["Status"], "SUCCEEDED");
+
+    // Stopped while watched: exit 1, the status and error named on stderr.
+    let (stopped, _) = service.waiting("stopped");
+    let watch = {
+        let cmd = command(&[
+            "get",
+            &stopped,
+            "--watch",
+            "--interval",
+            "0.1",
+            "--endpoint",
+            e,
+        ]);
+        std::thread::spawn(move || run_cmd(cmd))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    ok(
+        e,
+        &[
+            "stop",
+            &stopped,
+            "--type",
+            "Cancelled",
+            "--message",
+            "by hand",
+        ],
+    );
+    let run = watch.join().unwrap();
+    fails(
+        &run,
+        1,
+        "durable-fsm: error: the execution ended STOPPED: Cancelled: by hand",
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("STOPPED  ")),
+        "{run:?}"
+    );
+
+    // On a terminal: one line redrawn in place, coloured.
+    #[cfg(target_os = "linux")]
+    {
+        let tty = in_tty(&["get", &stopped, "--watch", "--endpoint", e], &[]);
+        assert_eq!(tty.code, Some(1), "{tty:?}");
+        assert!(
+            tty.stdout.starts_with("\r\x1b[2K\x1b[35mSTOPPED\x1b[0m  "),
+            "{tty:?}"
+        );
+        assert!(
+            tty.stdout
+                .contains("durable-fsm: error: the execution ended STOPPED"),
+            "{tty:?}"
+        );
+    }
+
+    // Unknown executions and bad intervals are errors.
+    fails(
+        &cli(e, &["get", &format!("{arn}x"), "--watch"]),
+        1,
+        "durable-fsm: error: ResourceNotFoundException: ",
+    );
+    fails(
+        &cli(e, &["get", &arn, "--watch", "--interval", "0"]),
+        2,
+        "durable-fsm: error: invalid value '0' for '--interval <SECONDS>'",
+    );
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = run_cmd(command(&["completions", shell]));
+        assert_eq!(run.code, Some(0), "{shell}: {run:?}");
+        for cmd in [
+            "serve",
+            "start",
+            "get",
+            "history",
+            "graph",
+            "list",
+            "callback",
+            "stop",
+            "completions",
+        ] {
+            assert!(run.stdout.contains(cmd), "{shell}: {cmd} missing");
+        }
+    }
+    fails(
+        &run_cmd(command(&["completions", "tcsh"])),
+        2,
+        "durable-fsm: error: invalid value 'tcsh' for '<SHELL>'",
+    );
+
+    // The bash script completes commands, the options of subcommands and option values.
+    let script = run_cmd(command(&["completions", "bash"])).stdout;
+    let complete = |words: &[&str]| -> String {
+        let cword = words.len() - 1;
+        let prev = if cword > 0 { words[cword - 1] } else { "" };
+        let program = format!(
+            "source /dev/stdin; COMP_WORDS=({}); COMP_CWORD={cword}; \
+             _durable__fsm durable-fsm '{}' '{prev}'; echo \"${{COMPREPLY[*]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words[cword],
+        );
+        let mut bash = Command::new("bash")
+            .args(["-c", &program])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        bash.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = bash.wait_with_output().unwrap();
+        assert!(out.status.success(), "{words:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(complete(&["durable-fsm", "hi"]), "history");
+    assert_eq!(complete(&["durable-fsm", "get", "arn", "--wa"]), "--watch");
+    assert_eq!(
+        complete(&["durable-fsm", "callback", "succeed", "id", "--fi"]),
+        "--file"
+    );
+    assert_eq!(
+        complete(&["durable-fsm", "list", "--color", "a"]),
+        "auto always"
+    );
 }

@@ -1,5 +1,5 @@
 //! A bounded load test through the real HTTP stack, on loopback: N concurrent executions
-//! (200 by default, `DFSM_LOAD_EXECUTIONS` for more), each a durable sleep of one second and a
+//! (1,000 by default, `DFSM_LOAD_EXECUTIONS` for another count), each a durable sleep of one second and a
 //! callback answered through aws-sdk-lambda; a random tenth of the callbacks are sent twice.
 //!
 //! Every CheckpointDurableExecution is timed as the function host sees it (aws-sdk-lambda
@@ -13,34 +13,34 @@
 //! deadline that keeps CI from hanging. While the load runs, a probe checks that
 //! GetDurableExecution still answers.
 //!
-//! The stack is [`support::Stack`]'s, wired in [`TimedStack`] with one difference: the function
-//! host's `DurableApi` is wrapped in [`Timed`]. `Stack` gives no way to wrap it, and timing
-//! at the host is what the figures are meant to show.
+//! The stack is [`support::Stack`], with the function host's `DurableApi` wrapped in
+//! [`Timed`]: timing at the host is what the figures are meant to show.
 #![cfg(all(feature = "aws", feature = "server", feature = "lambda"))]
 
-#[path = "load/stack.rs"]
-mod stack;
 mod support;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{ExecutionStatus, InvocationType};
+use durable_fsm::api::{ApiError, DurableApi};
+use durable_fsm::aws::AwsDurableApi;
 use durable_fsm::machine::{Callback, CallbackConfig, CallbackOutcome};
+use durable_fsm::model::*;
 use durable_fsm::{Ctx, Next, Transition, TransitionError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stack::TimedStack;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use support::{Functions, Stack, StackOptions};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 /// Executions in a normal `cargo test`.
-const DEFAULT_EXECUTIONS: usize = 200;
+const DEFAULT_EXECUTIONS: usize = 1000;
 /// The durable sleep of every execution.
 const NAP: Duration = Duration::from_secs(1);
 /// Longer than any run: a callback that times out is a failure of the test.
@@ -99,6 +99,121 @@ impl Transition for Nap {
                 CallbackOutcome::Failed(e) | CallbackOutcome::TimedOut(e) => Next::fail(e),
             },
         })
+    }
+}
+
+// ---- timing the host's checkpoints ----------------------------------------------------------
+
+/// CheckpointDurableExecution latencies as the caller saw them, and failed calls.
+#[derive(Clone, Default)]
+pub struct Timings {
+    samples: Arc<Mutex<Vec<Duration>>>,
+    failed: Arc<AtomicU64>,
+}
+
+/// A `DurableApi` that times every checkpoint of the one it wraps.
+#[derive(Clone)]
+pub struct Timed<A> {
+    inner: A,
+    timings: Timings,
+}
+
+impl<A: DurableApi> DurableApi for Timed<A> {
+    async fn checkpoint(
+        &self,
+        req: CheckpointDurableExecutionRequest,
+    ) -> Result<CheckpointDurableExecutionResponse, ApiError> {
+        let sent = Instant::now();
+        let out = self.inner.checkpoint(req).await;
+        let took = sent.elapsed();
+        self.timings
+            .samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(took);
+        if out.is_err() {
+            self.timings.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        out
+    }
+
+    async fn get_state(
+        &self,
+        req: GetDurableExecutionStateRequest,
+    ) -> Result<GetDurableExecutionStateResponse, ApiError> {
+        self.inner.get_state(req).await
+    }
+
+    async fn get_execution(
+        &self,
+        arn: &str,
+        include_execution_data: bool,
+    ) -> Result<GetDurableExecutionResponse, ApiError> {
+        self.inner.get_execution(arn, include_execution_data).await
+    }
+
+    async fn get_history(
+        &self,
+        req: GetDurableExecutionHistoryRequest,
+    ) -> Result<GetDurableExecutionHistoryResponse, ApiError> {
+        self.inner.get_history(req).await
+    }
+
+    async fn list_by_function(
+        &self,
+        req: ListDurableExecutionsByFunctionRequest,
+    ) -> Result<ListDurableExecutionsByFunctionResponse, ApiError> {
+        self.inner.list_by_function(req).await
+    }
+
+    async fn send_callback_success(
+        &self,
+        callback_id: &str,
+        result: Vec<u8>,
+    ) -> Result<(), ApiError> {
+        self.inner.send_callback_success(callback_id, result).await
+    }
+
+    async fn send_callback_failure(
+        &self,
+        callback_id: &str,
+        error: ErrorObject,
+    ) -> Result<(), ApiError> {
+        self.inner.send_callback_failure(callback_id, error).await
+    }
+
+    async fn send_callback_heartbeat(&self, callback_id: &str) -> Result<(), ApiError> {
+        self.inner.send_callback_heartbeat(callback_id).await
+    }
+
+    async fn stop(
+        &self,
+        arn: &str,
+        error: Option<ErrorObject>,
+    ) -> Result<StopDurableExecutionResponse, ApiError> {
+        self.inner.stop(arn, error).await
+    }
+
+    async fn start_execution(
+        &self,
+        req: durable_fsm::api::StartExecutionRequest,
+    ) -> Result<durable_fsm::api::StartExecutionResponse, ApiError> {
+        self.inner.start_execution(req).await
+    }
+}
+
+impl Timings {
+    /// Every checkpoint latency so far, in completion order.
+    fn latencies(&self) -> Vec<Duration> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Checkpoint calls that returned an error.
+    fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
     }
 }
 
@@ -195,7 +310,13 @@ async fn concurrent_executions_sleep_and_take_their_own_callbacks() {
     let (opened_tx, mut opened) = mpsc::unbounded_channel();
     *OPENED.lock().unwrap() = Some(opened_tx);
 
-    let stack = TimedStack::start().await;
+    let timings = Timings::default();
+    let wrap = {
+        let timings = timings.clone();
+        move |inner| Timed { inner, timings }
+    };
+    let functions = Functions::<Timed<AwsDurableApi>>::new().workflow::<Nap>("nap");
+    let stack = Stack::start_with(functions, StackOptions::wrapped(wrap)).await;
     let client = stack.client();
     let wall = Instant::now();
 
@@ -314,8 +435,8 @@ async fn concurrent_executions_sleep_and_take_their_own_callbacks() {
         assert_eq!(&result, body, "{arn}");
     }
 
-    let mut samples = stack.checkpoint_latencies();
-    let failed = stack.failed_checkpoints();
+    let mut samples = timings.latencies();
+    let failed = timings.failed();
     samples.sort();
     assert!(samples.len() >= 3 * n, "{} checkpoints", samples.len());
     println!(

@@ -2,43 +2,22 @@
 //! local service (SQLite). Interrupt it (Ctrl-C) at any point and run it again: the execution
 //! continues where it stopped.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod workflow;
 
-use durable_fsm::display::history_table;
-use durable_fsm::service::runtime::{Invokers, Registry, Runtime};
-use durable_fsm::service::{EngineConfig, LocalService, StartExecution, SystemClock};
-use std::path::PathBuf;
-use std::sync::Arc;
+use common::{Database, Local};
 use std::time::Duration;
 use workflow::{Approval, Expense, Receipt};
 
 const FUNCTION: &str = "expense-approval";
 
-fn database_path() -> PathBuf {
-    if let Some(path) = std::env::args().nth(1) {
-        return PathBuf::from(path);
-    }
-    let target = PathBuf::from("target");
-    let dir = if target.is_dir() {
-        target
-    } else {
-        std::env::temp_dir()
-    };
-    dir.join("durable-fsm-approval.db")
-}
-
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = database_path();
-    println!("durable-fsm approval example, database {}", db.display());
-    let service = LocalService::open(&db, EngineConfig::default())?;
-    let mut registry = Registry::new();
-    registry.register::<Approval>(FUNCTION);
-    let runtime = Runtime::start(
-        service.clone(),
-        Invokers::new(registry),
-        Arc::new(SystemClock),
-    );
+async fn main() -> Result<(), common::Error> {
+    let local = Local::open("approval", Database::Keep, |registry| {
+        registry.register::<Approval>(FUNCTION);
+    })?;
+    let service = local.service.clone();
 
     let expense = Expense {
         id: "exp-1042".into(),
@@ -48,8 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         payout_delay_secs: 5,
     };
     // Starting is idempotent by name and input: a second run finds the same execution.
-    let start = StartExecution::new(FUNCTION, serde_json::to_string(&expense)?).named("exp-1042");
-    let started = service.with_engine(|e| e.start_execution(start))??;
+    let started = local.start(FUNCTION, "exp-1042", &expense)?;
     if started.created {
         println!(
             "submitted {} ({} cents) for approval",
@@ -91,22 +69,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
 
-    let end = runtime
-        .wait_for_end(&started.arn, Duration::from_secs(120))
-        .await?;
+    let end = local.wait(&started.arn, Duration::from_secs(120)).await?;
     manager.abort();
-    let receipt: Receipt = serde_json::from_str(end.result.as_deref().unwrap_or("null"))?;
-    println!(
-        "\nresult ({}): {}",
-        end.status,
-        serde_json::to_string_pretty(&receipt)?
-    );
-    let events = service.lock()?.events(&started.arn)?;
-    println!(
-        "\nhistory of {}:\n{}",
-        started.arn,
-        history_table(&events, 140)
-    );
-    runtime.shutdown().await;
+    common::print_end::<Receipt>(&end)?;
+    local.print_history(&started.arn)?;
+    local.shutdown().await;
     Ok(())
 }

@@ -312,6 +312,34 @@ impl DurableApi for AwsDurableApi {
         let out = call!(self, "StopDurableExecution", CallKind::Plain, builder)?;
         out.try_into().map_err(response_error)
     }
+
+    /// Lambda `Invoke` with `InvocationType: Event` and `X-Amz-Durable-Execution-Name`; the
+    /// ARN comes from the `X-Amz-Durable-Execution-Arn` response header.
+    async fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> Result<crate::api::StartExecutionResponse, ApiError> {
+        let function = req.function_name.clone();
+        let builder = self
+            .client
+            .invoke()
+            .function_name(req.function_name)
+            .set_qualifier(req.qualifier)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .durable_execution_name(req.execution_name)
+            .payload(Blob::new(req.input.into_bytes()));
+        let out = call!(self, "Invoke", CallKind::Plain, builder)?;
+        match out.durable_execution_arn() {
+            Some(arn) if !arn.is_empty() => Ok(crate::api::StartExecutionResponse {
+                durable_execution_arn: arn.to_string(),
+            }),
+            _ => Err(ApiError::invalid(format!(
+                "Invoke of {function} answered {} without X-Amz-Durable-Execution-Arn: the \
+                 function is not a durable function (no DurableConfig)",
+                out.status_code()
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]

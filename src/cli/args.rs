@@ -1,8 +1,10 @@
 //! The command line: clap definitions of every command and its options.
 
+use super::color::ColorMode;
 use crate::model::ExecutionStatus;
-use clap::{Args, ColorChoice, Parser, Subcommand};
+use clap::{Args, ColorChoice, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where client commands go unless told otherwise: `durable-fsm serve`'s default address.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:5000";
@@ -19,10 +21,13 @@ Examples:
   durable-fsm history <ARN>
   durable-fsm graph <ARN> --format dot | dot -Tsvg > path.svg
   durable-fsm callback succeed <CALLBACK_ID> '{\"approved\":true}'
+  durable-fsm get <ARN> --watch                                # follow it until it ends
   durable-fsm get <ARN> --aws                                  # against AWS itself
+  durable-fsm completions bash > ~/.local/share/bash-completion/completions/durable-fsm
 
 Client commands talk to http://127.0.0.1:5000 unless --endpoint, DURABLE_FSM_ENDPOINT or --aws
-says otherwise. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=info) to see more.";
+says otherwise. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=info) to see more. Colours
+appear on a terminal only, never with NO_COLOR set; --color always|never decides instead.";
 
 /// `durable-fsm`: run the local durable service, or operate durable executions on it or on AWS.
 #[derive(Debug, Parser)]
@@ -43,6 +48,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the output
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set (to anything but "")
+    /// or TERM is dumb.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorMode::Auto
+    )]
+    pub color: ColorMode,
 }
 
 /// The commands.
@@ -65,6 +83,40 @@ pub enum Command {
     Callback(CallbackCommand),
     /// Stop a running durable execution
     Stop(StopArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  durable-fsm completions bash > ~/.local/share/bash-completion/completions/durable-fsm
+  durable-fsm completions zsh > ~/.zfunc/_durable-fsm      # with fpath+=(~/.zfunc)
+  durable-fsm completions fish > ~/.config/fish/completions/durable-fsm.fish
+  durable-fsm completions powershell >> $PROFILE
+  durable-fsm completions elvish >> ~/.config/elvish/rc.elv";
+
+/// Options of `completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash
+    Bash,
+    /// Zsh
+    Zsh,
+    /// Fish
+    Fish,
+    /// PowerShell
+    Powershell,
+    /// Elvish
+    Elvish,
 }
 
 /// Options of `serve`.
@@ -165,6 +217,23 @@ pub struct GetArgs {
     /// The durable execution ARN
     #[arg(value_name = "ARN")]
     pub arn: String,
+    /// Follow the execution until it ends; exit 0 only if it SUCCEEDED
+    ///
+    /// On a terminal one line is redrawn in place: status, current state,
+    /// transitions so far, time since the start, open callbacks and timers.
+    /// In a pipe or a file, one line per change. With --json, only the
+    /// execution at its end.
+    #[arg(verbatim_doc_comment, long)]
+    pub watch: bool,
+    /// Seconds between two looks at the execution (with --watch)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "1",
+        requires = "watch",
+        value_parser = parse_interval
+    )]
+    pub interval: Duration,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -287,6 +356,18 @@ pub struct ErrorArgs {
     /// Error message (ErrorMessage)
     #[arg(long, value_name = "M")]
     pub message: Option<String>,
+}
+
+/// Parses `--interval`: seconds, from 0.1 to 3600, fractions allowed.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, e.g. 1 or 0.5".to_string())?;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err("expected between 0.1 and 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Parses an execution status, ignoring case and accepting `-` for `_`.
@@ -477,6 +558,52 @@ mod tests {
         assert_eq!(h.client.endpoint, "http://h:1");
         assert!(h.reverse && h.all);
         assert!(parse(&["serve", "--json"]).is_err());
+    }
+
+    #[test]
+    fn get_watch_takes_an_interval() {
+        let Command::Get(g) = parse(&["get", "arn:x"]).unwrap().command else {
+            panic!("not get")
+        };
+        assert!(!g.watch);
+        assert_eq!(g.interval, Duration::from_secs(1));
+        let Command::Get(g) = parse(&["get", "arn:x", "--watch", "--interval", "0.25"])
+            .unwrap()
+            .command
+        else {
+            panic!("not get")
+        };
+        assert!(g.watch);
+        assert_eq!(g.interval, Duration::from_millis(250));
+        let err = parse(&["get", "arn:x", "--interval", "2"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        for bad in ["0", "-1", "soon", "4000", "NaN"] {
+            let arg = format!("--interval={bad}");
+            let err = parse(&["get", "a", "--watch", &arg]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn color_is_global_and_defaults_to_auto() {
+        assert_eq!(parse(&["list"]).unwrap().color, ColorMode::Auto);
+        assert_eq!(
+            parse(&["list", "--color", "never"]).unwrap().color,
+            ColorMode::Never
+        );
+        assert_eq!(
+            parse(&["--color", "always", "history", "a"]).unwrap().color,
+            ColorMode::Always
+        );
+        assert_eq!(
+            parse(&["list", "--color", "rainbow"]).unwrap_err().kind(),
+            ErrorKind::InvalidValue
+        );
+        let Command::Completions(c) = parse(&["completions", "zsh"]).unwrap().command else {
+            panic!("not completions")
+        };
+        assert_eq!(c.shell, Shell::Zsh);
+        assert!(parse(&["completions", "tcsh"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,11 @@ use super::args::{
     ListArgs, StartArgs, StopArgs,
 };
 use super::client::{AWS_LIST_NEEDS_FUNCTION, Client, Invoked, one_line};
-use super::format::{execution_details, execution_table, terminal_width};
+use super::color::Output;
+use super::format::{
+    execution_details, execution_table, paint_details, paint_executions, paint_history,
+    terminal_width,
+};
 use super::{CliError, emit};
 use crate::api::DurableApi;
 use crate::display::history_table;
@@ -133,7 +137,7 @@ fn function_error_text(body: &str) -> String {
 }
 
 /// `get`.
-pub async fn get(args: GetArgs) -> Result<(), CliError> {
+pub async fn get(args: GetArgs, output: Output) -> Result<(), CliError> {
     let client = Client::connect(&args.client).await?;
     let exec = client
         .api
@@ -143,11 +147,12 @@ pub async fn get(args: GetArgs) -> Result<(), CliError> {
     if args.client.json {
         return emit_json(&exec);
     }
-    emit(&execution_details(&exec, terminal_width()))
+    let text = execution_details(&exec, terminal_width());
+    emit(&paint_details(&text, output))
 }
 
 /// `history`.
-pub async fn history(args: HistoryArgs) -> Result<(), CliError> {
+pub async fn history(args: HistoryArgs, output: Output) -> Result<(), CliError> {
     let client = Client::connect(&args.client).await?;
     let mut events: Vec<Event> = Vec::new();
     let mut marker: Option<String> = None;
@@ -183,7 +188,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), CliError> {
     if events.is_empty() {
         return emit("no events\n");
     }
-    let mut text = if args.reverse {
+    let table = if args.reverse {
         // Offsets count from the oldest event shown: render oldest first, then flip the rows.
         events.reverse();
         let table = history_table(&events, terminal_width());
@@ -195,6 +200,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), CliError> {
     } else {
         history_table(&events, terminal_width())
     };
+    let mut text = paint_history(&table, output);
     if marker.is_some() {
         text.push_str("(more events: --all shows every one)\n");
     }
@@ -202,7 +208,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), CliError> {
 }
 
 /// `list`.
-pub async fn list(args: ListArgs) -> Result<(), CliError> {
+pub async fn list(args: ListArgs, output: Output) -> Result<(), CliError> {
     let all_functions = args.function.is_none();
     if all_functions && args.client.aws {
         return Err(CliError::Usage(AWS_LIST_NEEDS_FUNCTION.into()));
@@ -249,7 +255,8 @@ pub async fn list(args: ListArgs) -> Result<(), CliError> {
     if found.is_empty() {
         return emit("no durable executions\n");
     }
-    let mut text = execution_table(&found, all_functions, terminal_width());
+    let table = execution_table(&found, all_functions, terminal_width());
+    let mut text = paint_executions(&table, output);
     if marker.is_some() {
         text.push_str(&format!(
             "(more executions: showing the first {limit}; raise --limit to see more)\n"

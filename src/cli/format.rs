@@ -1,8 +1,11 @@
-//! Plain-text renderings for the terminal: execution lists and details, sized to a width.
+//! Text renderings for the terminal: execution lists and details, sized to a width.
 //!
-//! No colours and no terminal control codes, so output reads the same in a pipe or a file.
+//! The renderings are plain text; the `paint_*` functions colour them afterwards when the
+//! [`Output`] allows it, so a pipe or a file gets the same text without escape codes.
 
+use super::color::Output;
 use crate::display::cut;
+use crate::display::style::{self, Color};
 use crate::model::{Execution, GetDurableExecutionResponse, Timestamp};
 use std::fmt::Write as _;
 
@@ -141,6 +144,49 @@ pub fn execution_details(e: &GetDurableExecutionResponse, width: usize) -> Strin
     out
 }
 
+/// The label of the status row of [`execution_details`], padded as it renders.
+const STATUS_ROW: &str = "status      ";
+
+/// Colours an [`execution_table`]: the header bold, each status in its colour.
+pub fn paint_executions(table: &str, output: Output) -> String {
+    if !output.color {
+        return table.to_string();
+    }
+    style::paint_column(table, "STATUS", style::status_word_color)
+}
+
+/// Colours a [`history_table`](crate::display::history_table): the header bold, each event
+/// type in its colour.
+pub fn paint_history(table: &str, output: Output) -> String {
+    if !output.color {
+        return table.to_string();
+    }
+    style::paint_column(table, "event", style::event_word_color)
+}
+
+/// Colours [`execution_details`]: the status in its colour, the keys dim.
+pub fn paint_details(text: &str, output: Output) -> String {
+    if !output.color {
+        return text.to_string();
+    }
+    let w_key = STATUS_ROW.len();
+    text.split_inclusive('\n')
+        .map(|line| {
+            let line = if line.starts_with(STATUS_ROW) {
+                style::paint_word_at(line, w_key, style::status_word_color)
+            } else {
+                line.to_string()
+            };
+            match line.split_at_checked(w_key) {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    format!("{}{value}", style::paint(key, Color::Dim))
+                }
+                _ => line,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +253,16 @@ mod tests {
             assert!(lines[2].contains("2024-11-27T09:33:27Z"));
         }
         assert!(execution_table(&list, false, 300).contains(ARN));
+        let table = execution_table(&list, false, 120);
+        let on = Output {
+            color: true,
+            tty: false,
+        };
+        let painted = paint_executions(&table, on);
+        assert_eq!(style::strip(&painted), table);
+        assert!(painted.contains("\x1b[33mRUNNING\x1b[0m"), "{painted:?}");
+        assert!(painted.contains("\x1b[32mSUCCEEDED\x1b[0m"), "{painted:?}");
+        assert_eq!(paint_executions(&table, Output::default()), table);
         assert!(execution_table(&list, false, 100).contains('…'));
         let with_fn = execution_table(&list, true, 160);
         assert!(
@@ -248,6 +304,17 @@ mod tests {
             text.contains("\nended       2024-11-27T09:33:27.500Z (7.500s)\n"),
             "{text}"
         );
+        let on = Output {
+            color: true,
+            tty: true,
+        };
+        let painted = paint_details(&text, on);
+        assert_eq!(style::strip(&painted), text);
+        assert!(
+            painted.contains("\x1b[2mstatus      \x1b[0m\x1b[32mSUCCEEDED\x1b[0m\n"),
+            "{painted:?}"
+        );
+        assert_eq!(paint_details(&text, Output::default()), text);
         e.result = None;
         e.status = ExecutionStatus::Failed;
         e.error = Some(ErrorObject::new("Rejected", "no\nway"));

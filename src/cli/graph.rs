@@ -66,7 +66,7 @@ pub fn draw(trace: &Trace, format: Format) -> String {
 }
 
 /// Every event of the execution, oldest first, with payloads (they name the next states).
-async fn history(client: &Client, arn: &str) -> Result<Vec<Event>, CliError> {
+pub(crate) async fn history(client: &Client, arn: &str) -> Result<Vec<Event>, CliError> {
     let mut events = Vec::new();
     let mut marker: Option<String> = None;
     loop {

@@ -1,10 +1,13 @@
 //! The `durable-fsm` command-line tool: `serve` runs the local durable service; `start`, `get`,
-//! `history`, `graph`, `list`, `callback` and `stop` operate durable executions on it or on AWS.
+//! `history`, `graph`, `list`, `callback` and `stop` operate durable executions on it or on AWS;
+//! `completions` prints a shell completion script.
 //!
 //! A transport only: commands parse their arguments, call [`DurableApi`](crate::DurableApi)
 //! (through [`AwsDurableApi`](crate::aws::AwsDurableApi), against `--endpoint` or AWS) or start
-//! the service, and print. Output is plain text sized to `COLUMNS` (default 120), or the AWS
-//! response shape as JSON with `--json`. Every failure is one line on stderr,
+//! the service, and print. Output is text sized to `COLUMNS` (default 120), or the AWS
+//! response shape as JSON with `--json`. Statuses and events are coloured on a terminal unless
+//! `NO_COLOR` is set (`--color auto|always|never` decides otherwise); in a pipe or a file the
+//! output has no escape codes. Every failure is one line on stderr,
 //! `durable-fsm: error: <what>`, and exit status 1 (2 for bad usage or input).
 //!
 //! ```no_run
@@ -16,15 +19,19 @@
 
 mod args;
 mod client;
+mod color;
 mod commands;
+mod completions;
 mod format;
 mod graph;
 mod serve;
+mod watch;
 
 use crate::api::ApiError;
 use args::{Cli, Command};
 use clap::Parser;
 use clap::error::ErrorKind;
+use color::Output;
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
@@ -49,6 +56,16 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    let output = Output::detect(cli.color);
+    if let Command::Completions(args) = &cli.command {
+        return match completions::completions(args.shell) {
+            Ok(()) => 0,
+            Err(e) => {
+                note(&format!("durable-fsm: error: {e}"));
+                e.exit_code()
+            }
+        };
+    }
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,7 +79,7 @@ where
             return EXIT_FAILURE;
         }
     };
-    let result = runtime.block_on(execute(cli.command));
+    let result = runtime.block_on(execute(cli.command, output));
     // Idle HTTP connections and a blocked stdin read must not hold the process.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
@@ -74,16 +91,18 @@ where
     }
 }
 
-async fn execute(command: Command) -> Result<(), CliError> {
+async fn execute(command: Command, output: Output) -> Result<(), CliError> {
     match command {
         Command::Serve(args) => serve::serve(args).await,
         Command::Start(args) => commands::start(args).await,
-        Command::Get(args) => commands::get(args).await,
-        Command::History(args) => commands::history(args).await,
+        Command::Get(args) if args.watch => watch::watch(args, output).await,
+        Command::Get(args) => commands::get(args, output).await,
+        Command::History(args) => commands::history(args, output).await,
         Command::Graph(args) => graph::graph(args).await,
-        Command::List(args) => commands::list(args).await,
+        Command::List(args) => commands::list(args, output).await,
         Command::Callback(cmd) => commands::callback(cmd).await,
         Command::Stop(args) => commands::stop(args).await,
+        Command::Completions(args) => completions::completions(args.shell),
     }
 }
 

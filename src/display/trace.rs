@@ -4,7 +4,7 @@
 //! Each transition is a STEP operation (SubType `Transition`, Name = the state that ran) whose
 //! events say what it did: StepSucceeded with the next state as payload (`to`, or `sleep`
 //! when its timer follows, or `poll` when a retry delay is set, or `done` for a `$done`
-//! payload), StepFailed with a retry delay (`retry`) or without (`fail`).
+//! payload, or `continue` for a continue-as-new marker), StepFailed with a retry delay (`retry`) or without (`fail`).
 
 use crate::executor::TRANSITION_SUBTYPE;
 use crate::machine::ids::step_id;
@@ -86,8 +86,11 @@ impl Trace {
                         e.id.as_deref()
                             .is_some_and(|id| waits.contains(step_id(Some(id), 0).as_str()))
                     };
+                    let continued = payload.and_then(crate::executor::continued_state);
                     let kind = if polled {
                         EdgeKind::Poll
+                    } else if continued.is_some() {
+                        EdgeKind::Continue
                     } else if payload.is_some_and(is_done) {
                         EdgeKind::Done
                     } else if slept() {
@@ -98,7 +101,7 @@ impl Trace {
                     steps.push(Step {
                         name: step_name(e),
                         kind: Some(kind),
-                        next: payload.and_then(state_name),
+                        next: continued.or_else(|| payload.and_then(state_name)),
                     });
                 }
                 EventType::StepFailed => {
@@ -167,7 +170,9 @@ impl Trace {
                 *trace.visits.entry(to.clone()).or_default() += 1;
             }
             current = match kind {
-                EdgeKind::Done | EdgeKind::Fail | EdgeKind::Retry => Some(step.name.clone()),
+                EdgeKind::Done | EdgeKind::Fail | EdgeKind::Retry | EdgeKind::Continue => {
+                    Some(step.name.clone())
+                }
                 _ => to,
             };
         }
@@ -199,6 +204,7 @@ impl Trace {
                 (EdgeKind::To, Some(to)) => graph.edge(e.from.clone(), to),
                 (EdgeKind::Sleep, Some(to)) => graph.sleep(e.from.clone(), to),
                 (EdgeKind::Poll, Some(to)) => graph.poll(e.from.clone(), to),
+                (EdgeKind::Continue, Some(to)) => graph.continue_as_new(e.from.clone(), to),
                 (EdgeKind::Retry, _) => graph.retry(e.from.clone()),
                 (EdgeKind::Done, _) => graph.done(e.from.clone()),
                 (EdgeKind::Fail, _) => graph.fail(e.from.clone()),

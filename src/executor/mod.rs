@@ -6,19 +6,31 @@
 //! again.
 
 mod check;
+mod child;
+mod continuation;
+mod epoch;
 mod resume;
 mod session;
 
 pub use check::{INVALID_GRAPH, UNDECLARED_TRANSITION};
+pub use continuation::{CONTINUE_AS_NEW_ERROR, ContinuedAsNew, continued_state, successor_name};
 pub use session::{MAX_BYTES_PER_CALL, MAX_UPDATES_PER_CALL};
 
 use crate::api::{ApiError, DurableApi};
 use crate::machine::codec::Codec;
 use crate::machine::ids::{hash_id, step_id};
+use crate::machine::ops::StepSemantics;
 use crate::machine::retry::{RetryDecision, seeded_from};
-use crate::machine::{Ctx, ErrorClass, Next, Transition, whole_seconds};
+use crate::machine::{
+    Ctx, CtxBackend, ErrorClass, Next, StepInterrupted, Transition, TransitionError, whole_seconds,
+};
 use crate::model::*;
-use resume::{Resume, find_resume_point};
+pub use child::RESULT_PART_SUBTYPE;
+pub(crate) use child::{ChildEnd, ChildOutput, context_result, drive_child, succeed_context};
+pub(crate) use epoch::Placement;
+pub use epoch::{EPOCH_SIZE, EPOCH_SUBTYPE};
+pub(crate) use resume::ResumePoint;
+use resume::{Resume, execution_input};
 use session::{Session, TokenState};
 use tracing::Instrument;
 
@@ -117,48 +129,170 @@ async fn run_inner<W: Transition>(
     options: &RunOptions,
 ) -> Result<(InvocationOutput, InvocationStats), InvocationError> {
     let now = options.now.unwrap_or_else(Timestamp::now);
-    let mut session = Session::new(api, input.durable_execution_arn, input.checkpoint_token);
+    let mut session = Session::new(
+        api,
+        input.durable_execution_arn,
+        input.checkpoint_token,
+        options.clone(),
+        now,
+    );
     let initial = input.initial_execution_state.unwrap_or_default();
     session.merge(initial.operations);
     if let Err(e) = session.page_from(initial.next_marker).await {
         return api_failure(e).map(|o| (o, InvocationStats::default()));
     }
-    let mut stats = InvocationStats {
-        operations_loaded: session.in_order().count(),
-        ..Default::default()
+    let operations_loaded = session.in_order().count();
+    let output = run_top::<W>(&mut session).await;
+    let stats = InvocationStats {
+        transitions_run: session.transitions_run,
+        checkpoint_calls: session.checkpoint_calls,
+        operations_loaded,
     };
+    output.map(|o| (o, stats))
+}
 
-    let resume = match find_resume_point::<W>(&session)? {
-        Resume::Finished(output) => return Ok((output, stats)),
-        Resume::Pending => return Ok((InvocationOutput::pending(), stats)),
-        Resume::At(point) => point,
+/// Runs the top-level machine of an invocation and turns its end into the invocation output.
+async fn run_top<W: Transition>(
+    session: &mut Session<'_>,
+) -> Result<InvocationOutput, InvocationError> {
+    if let Some(marker) = continuation::continued(session) {
+        return continuation::finish(session, marker).await;
+    }
+    let point = {
+        let carried = continuation::Carried::default();
+        let b: &dyn CtxBackend = &*session;
+        let (resume, placement) = epoch::find_top::<W>(b, EPOCH_SIZE, || {
+            continuation::first_state::<W>(session, &carried, execution_input::<W>)
+        })?;
+        match carried.check(Ok(resume))? {
+            Resume::Finished(Ok(output)) => return Ok(InvocationOutput::succeeded(output)),
+            Resume::Finished(Err(error)) => return Ok(InvocationOutput::failed(error)),
+            Resume::Pending => return Ok(InvocationOutput::pending()),
+            Resume::At(point) => (point, placement),
+        }
     };
+    let (point, placement) = point;
+    let now = session.now;
+    match drive::<W>(session, placement, point, true).await? {
+        DriveEnd::Pending => Ok(InvocationOutput::pending()),
+        DriveEnd::Api(e) => api_failure(e),
+        DriveEnd::Done {
+            output,
+            mut updates,
+        } => {
+            let result = serde_json::to_string(&output).map_err(|e| {
+                InvocationError::Invalid(format!("cannot serialize the execution output: {e}"))
+            })?;
+            let large = result.len() > MAX_STATE_BYTES;
+            if let Some(step) = updates.last_mut() {
+                step.payload = Some(if large {
+                    format!("{{\"{DONE_KEY}\":null}}")
+                } else {
+                    format!("{{\"{DONE_KEY}\":{result}}}")
+                });
+            }
+            if large {
+                // The output travels in an EXECUTION update, which completes the execution
+                // atomically with this transition.
+                let mut e = OperationUpdate::new(
+                    format!("execution-result-{}", now.as_millis()),
+                    OperationType::Execution,
+                    OperationAction::Succeed,
+                );
+                e.payload = Some(result);
+                updates.push(e);
+                if let Err(e) = session.checkpoint(updates).await {
+                    return api_failure(e);
+                }
+                return Ok(InvocationOutput::succeeded(""));
+            }
+            if let Err(e) = session.checkpoint(updates).await {
+                return api_failure(e);
+            }
+            if session.token_state == TokenState::Revoked {
+                return Ok(InvocationOutput::pending());
+            }
+            Ok(InvocationOutput::succeeded(result))
+        }
+        DriveEnd::ContinueAsNew { state, updates } => {
+            continuation::continue_as_new(session, updates, state).await
+        }
+        DriveEnd::Failed { error, updates } => {
+            if let Err(e) = session.checkpoint(updates).await {
+                return api_failure(e);
+            }
+            if session.token_state == TokenState::Revoked {
+                return Ok(InvocationOutput::pending());
+            }
+            Ok(InvocationOutput::failed(error))
+        }
+    }
+}
+
+/// How a machine's run in this invocation ended.
+pub(crate) enum DriveEnd<W: Transition> {
+    /// The machine finished; `updates` (not sent yet) end with its last transition's
+    /// SUCCEED, whose payload the caller sets.
+    Done {
+        output: W::Output,
+        updates: Vec<OperationUpdate>,
+    },
+    /// The machine failed; `updates` (not sent yet) record the failure.
+    Failed {
+        error: ErrorObject,
+        updates: Vec<OperationUpdate>,
+    },
+    /// The top-level machine continues as new in state `state`; `updates` (not sent yet) end
+    /// with its last transition's SUCCEED, whose payload is the encoded state.
+    ContinueAsNew {
+        state: &'static str,
+        updates: Vec<OperationUpdate>,
+    },
+    /// Waiting for something (a timer, a callback, a retry); everything is checkpointed.
+    Pending,
+    /// A durable API call failed.
+    Api(ApiError),
+}
+
+/// Runs transitions of machine `W` living in the CONTEXT `parent` (`None`: the top-level
+/// workflow) from `point` until it ends or waits. `top`: the invocation's own machine (it
+/// may yield after the transition budget).
+pub(crate) async fn drive<W: Transition>(
+    b: &mut dyn CtxBackend,
+    mut placement: Placement,
+    point: ResumePoint<W>,
+    top: bool,
+) -> Result<DriveEnd<W>, InvocationError> {
     let codec = W::codec();
-    let mut state = resume.state;
-    let mut index = resume.index;
-    let mut in_flight = resume.in_flight;
-    let mut graph = check::GraphCheck::new::<W>(options.strict_graph);
+    let mut state = point.state;
+    let mut in_flight = point.in_flight;
+    let mut last_id: Option<String> = None;
+    let mut graph = check::GraphCheck::new::<W>(b.run_options().strict_graph);
+    let max_transitions = b.run_options().max_transitions;
+    let now = b.now();
+    let mut ran_here = 0u64;
 
     loop {
-        if options
-            .max_transitions
-            .is_some_and(|max| stats.transitions_run >= max.max(1))
-        {
+        if top && max_transitions.is_some_and(|max| ran_here >= max.max(1)) {
             // Yield with a one-second timer so the service invokes again. Its id is keyed to
             // the transition that runs next, apart from that transition's own sleep.
-            let id = hash_id(&format!("{}-yield", step_id(None, index)));
+            let id = hash_id(&format!("{}-yield", last_id.as_deref().unwrap_or_default()));
             let mut wait = OperationUpdate::new(id, OperationType::Wait, OperationAction::Start);
+            wait.parent_id = placement.open_scope();
             wait.sub_type = Some("Wait".into());
             wait.name = Some("yield".into());
             wait.wait_options = Some(WaitOptions {
                 wait_seconds: Some(1),
             });
-            return finish_pending(&mut session, vec![wait], &mut stats).await;
+            return pending(b, vec![wait]).await;
         }
-        let id = step_id(None, index);
+        let slot = placement.next();
+        let (parent_id, index) = (slot.parent, slot.index);
+        let parent = parent_id.as_deref();
+        let id = step_id(parent, index);
         let name = state.name();
         let strategy = state.retry_strategy();
-        let (attempt, started) = match &in_flight {
+        let (attempt, mut started) = match &in_flight {
             Some(op) => (
                 op.step_details
                     .as_ref()
@@ -169,30 +303,48 @@ async fn run_inner<W: Transition>(
             ),
             None => (1, false),
         };
-        let span = tracing::info_span!("transition", state = name, index, attempt);
-        let result = {
-            let mut ctx = Ctx::new(&mut session, &id, attempt, now);
-            state.next(&mut ctx).instrument(span).await
-        };
-        let result = graph.check(name, result);
-        stats.transitions_run += 1;
-        let mut updates = Vec::with_capacity(3);
+        let mut updates = slot.opens;
         let step = |action| {
             let mut u = OperationUpdate::new(id.clone(), OperationType::Step, action);
+            u.parent_id = parent_id.clone();
             u.name = Some(name.to_string());
             u.sub_type = Some(TRANSITION_SUBTYPE.to_string());
             u
         };
+        let at_most_once = state.semantics() == StepSemantics::AtMostOnce;
+        let result = if at_most_once && started {
+            // Started, never finished: an at-most-once transition is not run again.
+            Err(TransitionError::from(StepInterrupted(name)))
+        } else {
+            if at_most_once {
+                let mut first = std::mem::take(&mut updates);
+                first.push(step(OperationAction::Start));
+                if let Err(e) = b.send(first).await {
+                    return Ok(DriveEnd::Api(e));
+                }
+                if b.token_state() != TokenState::Live {
+                    return Ok(DriveEnd::Pending);
+                }
+                started = true;
+            }
+            let span = tracing::info_span!("transition", state = name, index, attempt);
+            let mut ctx = Ctx::new(&mut *b, &id, parent, attempt, now);
+            state.next(&mut ctx).instrument(span).await
+        };
+        let result = graph.check(name, result);
+        b.count_transition();
+        ran_here += 1;
         if !started {
             updates.push(step(OperationAction::Start));
         }
         let next = match result {
             Ok(next) => next,
             Err(e) => match e.classify() {
-                ErrorClass::Suspend => {
-                    return finish_pending(&mut session, vec![], &mut stats).await;
+                ErrorClass::Suspend => return pending(b, vec![]).await,
+                ErrorClass::Api(e) => return Ok(DriveEnd::Api(e)),
+                ErrorClass::Invocation(message) => {
+                    return Err(InvocationError::StateDecode(message));
                 }
-                ErrorClass::Api(e) => return api_failure(e).map(|o| (o, stats)),
                 ErrorClass::Terminal(err) => Next::Fail(err),
                 ErrorClass::Retryable(err) => {
                     let (etype, emsg) = (
@@ -209,59 +361,69 @@ async fn run_inner<W: Transition>(
                                 next_attempt_delay_seconds: Some(whole_seconds(delay).max(1)),
                             });
                             updates.push(u);
-                            return finish_pending(&mut session, updates, &mut stats).await;
+                            return pending(b, updates).await;
                         }
                         RetryDecision::GiveUp => Next::Fail(err),
                     }
                 }
             },
         };
+        let next = match next {
+            Next::ContinueAsNew(_) if !top => Next::Fail(continuation::in_child::<W>()),
+            other => other,
+        };
         let (next, mut payload) = match next {
-            Next::To(ref s) | Next::Sleep(_, ref s) | Next::Poll(_, ref s) => {
-                match encode_state(&codec, s) {
-                    Ok(p) => (next, Some(p)),
-                    Err(e) => (Next::Fail(e), None),
-                }
-            }
+            Next::To(ref s)
+            | Next::Sleep(_, ref s)
+            | Next::Poll(_, ref s)
+            | Next::ContinueAsNew(ref s) => match encode_state(&codec, s) {
+                Ok(p) => (next, Some(p)),
+                Err(e) => (Next::Fail(e), None),
+            },
             other => (other, None),
         };
         match next {
             Next::To(next_state) => {
                 let mut u = step(OperationAction::Succeed);
                 u.payload = payload.take();
+                let closes = placement.after(&*b, &id, u.payload.as_deref().unwrap_or("null"));
                 updates.push(u);
-                if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                    return api_failure(e).map(|o| (o, stats));
+                updates.extend(closes);
+                if let Err(e) = b.send(updates).await {
+                    return Ok(DriveEnd::Api(e));
                 }
-                if session.token_state != TokenState::Live {
-                    return Ok((InvocationOutput::pending(), stats));
+                if b.token_state() != TokenState::Live {
+                    return Ok(DriveEnd::Pending);
                 }
                 state = next_state;
             }
             Next::Sleep(duration, next_state) => {
                 let mut u = step(OperationAction::Succeed);
                 u.payload = payload.take();
+                let closes = placement.after(&*b, &id, u.payload.as_deref().unwrap_or("null"));
                 updates.push(u);
+                updates.extend(closes);
                 let wait_id = step_id(Some(&id), 0);
                 let mut w = OperationUpdate::new(
                     wait_id.clone(),
                     OperationType::Wait,
                     OperationAction::Start,
                 );
+                w.parent_id = placement.open_scope();
                 w.sub_type = Some("Wait".into());
                 w.name = Some(next_state.name().to_string());
                 w.wait_options = Some(WaitOptions {
                     wait_seconds: Some(whole_seconds(duration).max(1)),
                 });
                 updates.push(w);
-                if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                    return api_failure(e).map(|o| (o, stats));
+                if let Err(e) = b.send(updates).await {
+                    return Ok(DriveEnd::Api(e));
                 }
-                let fired = session
-                    .get(&wait_id)
+                let fired = b
+                    .operation(&wait_id)
                     .is_some_and(|op| op.status == OperationStatus::Succeeded);
-                if !fired || session.token_state != TokenState::Live {
-                    return Ok((InvocationOutput::pending(), stats));
+                if !fired || b.token_state() != TokenState::Live {
+                    return Ok(DriveEnd::Pending);
                 }
                 state = next_state;
             }
@@ -272,61 +434,42 @@ async fn run_inner<W: Transition>(
                     next_attempt_delay_seconds: Some(whole_seconds(delay).max(1)),
                 });
                 updates.push(u);
-                return finish_pending(&mut session, updates, &mut stats).await;
+                return pending(b, updates).await;
             }
             Next::Done(output) => {
-                let result = serde_json::to_string(&output).map_err(|e| {
-                    InvocationError::Invalid(format!(
-                        "cannot serialize the output of `{name}`: {e}"
-                    ))
-                })?;
+                updates.push(step(OperationAction::Succeed));
+                return Ok(DriveEnd::Done { output, updates });
+            }
+            Next::ContinueAsNew(next_state) => {
                 let mut u = step(OperationAction::Succeed);
-                let large = result.len() > MAX_STATE_BYTES;
-                u.payload = Some(if large {
-                    format!("{{\"{DONE_KEY}\":null}}")
-                } else {
-                    format!("{{\"{DONE_KEY}\":{result}}}")
-                });
+                u.payload = payload.take();
                 updates.push(u);
-                if large {
-                    // The output travels in an EXECUTION update, which completes the
-                    // execution atomically with this transition.
-                    let mut e = OperationUpdate::new(
-                        format!("execution-result-{}", now.as_millis()),
-                        OperationType::Execution,
-                        OperationAction::Succeed,
-                    );
-                    e.payload = Some(result);
-                    updates.push(e);
-                    if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                        return api_failure(e).map(|o| (o, stats));
-                    }
-                    return Ok((InvocationOutput::succeeded(""), stats));
-                }
-                if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                    return api_failure(e).map(|o| (o, stats));
-                }
-                if session.token_state == TokenState::Revoked {
-                    return Ok((InvocationOutput::pending(), stats));
-                }
-                return Ok((InvocationOutput::succeeded(result), stats));
+                let state = next_state.name();
+                return Ok(DriveEnd::ContinueAsNew { state, updates });
             }
             Next::Fail(error) => {
                 let mut u = step(OperationAction::Fail);
                 u.error = Some(error.clone());
                 updates.push(u);
-                if let Err(e) = checkpoint(&mut session, updates, &mut stats).await {
-                    return api_failure(e).map(|o| (o, stats));
-                }
-                if session.token_state == TokenState::Revoked {
-                    return Ok((InvocationOutput::pending(), stats));
-                }
-                return Ok((InvocationOutput::failed(error), stats));
+                return Ok(DriveEnd::Failed { error, updates });
             }
         }
-        index += 1;
+        last_id = Some(id);
         in_flight = None;
     }
+}
+
+/// Sends what is left to send and reports the machine as waiting.
+async fn pending<W: Transition>(
+    b: &mut dyn CtxBackend,
+    updates: Vec<OperationUpdate>,
+) -> Result<DriveEnd<W>, InvocationError> {
+    if (!updates.is_empty() || b.has_deferred())
+        && let Err(e) = b.send(updates).await
+    {
+        return Ok(DriveEnd::Api(e));
+    }
+    Ok(DriveEnd::Pending)
 }
 
 /// Encodes a state for a checkpoint. A state that cannot be stored fails the execution:
@@ -349,30 +492,6 @@ fn encode_state<W: Transition>(codec: &impl Codec, state: &W) -> Result<String, 
         ));
     }
     Ok(text)
-}
-
-async fn checkpoint(
-    session: &mut Session<'_>,
-    updates: Vec<OperationUpdate>,
-    stats: &mut InvocationStats,
-) -> Result<(), ApiError> {
-    let before = session.checkpoint_calls;
-    let result = session.checkpoint(updates).await;
-    stats.checkpoint_calls += session.checkpoint_calls - before;
-    result
-}
-
-async fn finish_pending(
-    session: &mut Session<'_>,
-    updates: Vec<OperationUpdate>,
-    stats: &mut InvocationStats,
-) -> Result<(InvocationOutput, InvocationStats), InvocationError> {
-    if !updates.is_empty()
-        && let Err(e) = checkpoint(session, updates, stats).await
-    {
-        return api_failure(e).map(|o| (o, stats.clone()));
-    }
-    Ok((InvocationOutput::pending(), stats.clone()))
 }
 
 /// Retryable API errors fail the invocation; the others fail the execution (spec §8.4).

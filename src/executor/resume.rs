@@ -3,9 +3,9 @@
 
 use super::session::Session;
 use super::{DONE_KEY, InvocationError, TRANSITION_SUBTYPE};
-use crate::machine::Transition;
 use crate::machine::codec::Codec;
 use crate::machine::ids::step_id;
+use crate::machine::{CtxBackend, Transition};
 use crate::model::*;
 
 pub(crate) struct ResumePoint<W> {
@@ -20,43 +20,49 @@ pub(crate) struct ResumePoint<W> {
 pub(crate) enum Resume<W> {
     /// Run from here.
     At(ResumePoint<W>),
-    /// The workflow already ended; report it again.
-    Finished(InvocationOutput),
+    /// The machine already ended: its output (JSON text) or its error.
+    Finished(Result<String, ErrorObject>),
     /// Something the next transition depends on has not completed.
     Pending,
 }
 
 fn is_transition(op: &Operation) -> bool {
-    op.op_type == OperationType::Step
-        && op.parent_id.is_none()
-        && op.sub_type.as_deref() == Some(TRANSITION_SUBTYPE)
+    op.op_type == OperationType::Step && op.sub_type.as_deref() == Some(TRANSITION_SUBTYPE)
 }
 
+/// Where machine `W`, living in the CONTEXT `parent` (`None`: top level), continues. `start`
+/// builds its first state when it has not run yet.
 pub(crate) fn find_resume_point<W: Transition>(
-    session: &Session<'_>,
+    session: &dyn CtxBackend,
+    parent: Option<&str>,
+    start: impl FnOnce() -> Result<W, ErrorObject>,
 ) -> Result<Resume<W>, InvocationError> {
     // Operations arrive in creation order and transitions run one after another, so the last
     // two transition STEPs are all that matter: one pass, no hashing, no decoding of history.
     let mut count = 0u64;
     let mut last: Option<&Operation> = None;
     let mut before_last: Option<&Operation> = None;
-    for op in session.in_order().filter(|op| is_transition(op)) {
+    for op in session
+        .children(parent)
+        .into_iter()
+        .filter(|op| is_transition(op))
+    {
         count += 1;
         before_last = last;
         last = Some(op);
     }
     let codec = W::codec();
     let Some(last) = last else {
-        return Ok(match execution_input::<W>(session) {
-            Ok(input) => Resume::At(ResumePoint {
-                state: W::start(input),
+        return Ok(match start() {
+            Ok(state) => Resume::At(ResumePoint {
+                state,
                 index: 1,
                 in_flight: None,
             }),
-            Err(bad_input) => Resume::Finished(InvocationOutput::failed(bad_input)),
+            Err(bad_input) => Resume::Finished(Err(bad_input)),
         });
     };
-    if last.id != step_id(None, count) {
+    if last.id != step_id(parent, count) {
         return Err(InvocationError::Invalid(format!(
             "transition operation {} is not the {count}th transition: the execution was not written by this workflow's executor",
             last.id
@@ -67,11 +73,17 @@ pub(crate) fn find_resume_point<W: Transition>(
         OperationStatus::Succeeded => {
             let payload = details.result.as_deref().unwrap_or("null");
             if let Some(output) = done_output(payload) {
-                return Ok(Resume::Finished(InvocationOutput::succeeded(output)));
+                return Ok(Resume::Finished(Ok(output)));
+            }
+            if payload == super::child::PARTS_MARKER
+                && let Some(scope) = parent
+                && let Some(output) = super::child::parts_in(session, scope)
+            {
+                return Ok(Resume::Finished(Ok(output)));
             }
             let state = decode_state::<W>(&codec, payload, last, count)?;
             // A sleep after this transition must have fired first.
-            if let Some(wait) = session.get(&step_id(Some(&last.id), 0))
+            if let Some(wait) = session.operation(&step_id(Some(&last.id), 0))
                 && wait.status != OperationStatus::Succeeded
             {
                 return Ok(Resume::Pending);
@@ -85,9 +97,7 @@ pub(crate) fn find_resume_point<W: Transition>(
         OperationStatus::Failed
         | OperationStatus::Cancelled
         | OperationStatus::TimedOut
-        | OperationStatus::Stopped => Ok(Resume::Finished(InvocationOutput::failed(
-            details.error.unwrap_or_default(),
-        ))),
+        | OperationStatus::Stopped => Ok(Resume::Finished(Err(details.error.unwrap_or_default()))),
         OperationStatus::Pending => Ok(Resume::Pending),
         OperationStatus::Started | OperationStatus::Ready => {
             // The transition is in flight: retried, polled, or cut short. Its input is the
@@ -103,11 +113,9 @@ pub(crate) fn find_resume_point<W: Transition>(
                             .unwrap_or("null");
                         decode_state::<W>(&codec, payload, prev, count - 1)?
                     }
-                    None => match execution_input::<W>(session) {
-                        Ok(input) => W::start(input),
-                        Err(bad_input) => {
-                            return Ok(Resume::Finished(InvocationOutput::failed(bad_input)));
-                        }
+                    None => match start() {
+                        Ok(state) => state,
+                        Err(bad_input) => return Ok(Resume::Finished(Err(bad_input))),
                     },
                 },
             };
@@ -132,13 +140,13 @@ fn done_output(payload: &str) -> Option<String> {
     obj.get(DONE_KEY).map(|v| v.to_string())
 }
 
-fn decode_state<W: Transition>(
+pub(crate) fn decode_state<W: Transition>(
     codec: &impl Codec,
     payload: &str,
     op: &Operation,
     index: u64,
 ) -> Result<W, InvocationError> {
-    codec.decode_from_str(payload).map_err(|e| {
+    crate::machine::evolve::decode_stored::<W>(codec, payload).map_err(|e| {
         // Only on failure: find the recorded variant to name it.
         let variant = match serde_json::from_str::<serde_json::Value>(payload) {
             Ok(serde_json::Value::String(s)) => s,
@@ -158,7 +166,9 @@ fn decode_state<W: Transition>(
 }
 
 /// The execution input; a bad input fails the execution (it cannot get better by retrying).
-fn execution_input<W: Transition>(session: &Session<'_>) -> Result<W::Input, ErrorObject> {
+pub(crate) fn execution_input<W: Transition>(
+    session: &Session<'_>,
+) -> Result<W::Input, ErrorObject> {
     let arn = session.arn();
     let exec_id = arn.rsplit('/').next().unwrap_or(arn);
     let payload = session

@@ -1,6 +1,7 @@
 //! One invocation's view of the execution: the token chain, the operations seen so far, and
 //! checkpoint calls batched within AWS's limits.
 
+use super::RunOptions;
 use crate::api::{ApiError, DurableApi, ErrorCode};
 use crate::machine::{BoxFuture, CtxBackend, CtxError};
 use crate::model::*;
@@ -23,6 +24,10 @@ pub(crate) trait ErasedApi: Send + Sync {
         &self,
         req: GetDurableExecutionStateRequest,
     ) -> BoxFuture<'_, Result<GetDurableExecutionStateResponse, ApiError>>;
+    fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> BoxFuture<'_, Result<crate::api::StartExecutionResponse, ApiError>>;
 }
 
 impl<A: DurableApi> ErasedApi for A {
@@ -38,18 +43,15 @@ impl<A: DurableApi> ErasedApi for A {
     ) -> BoxFuture<'_, Result<GetDurableExecutionStateResponse, ApiError>> {
         Box::pin(DurableApi::get_state(self, req))
     }
+    fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> BoxFuture<'_, Result<crate::api::StartExecutionResponse, ApiError>> {
+        Box::pin(DurableApi::start_execution(self, req))
+    }
 }
 
-/// Why checkpointing stopped without an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenState {
-    /// Checkpoints may continue.
-    Live,
-    /// The batch completed the execution (EXECUTION update).
-    Completed,
-    /// The service revoked this invocation's right to checkpoint: return PENDING.
-    Revoked,
-}
+pub(crate) use crate::machine::TokenState;
 
 pub(crate) struct Session<'a> {
     api: &'a dyn ErasedApi,
@@ -59,11 +61,25 @@ pub(crate) struct Session<'a> {
     ops: HashMap<String, Operation>,
     /// Operation ids in creation order, as first seen.
     order: Vec<String>,
+    /// Operation ids by parent (`None`: top level), in creation order.
+    children: HashMap<Option<String>, Vec<String>>,
+    /// Updates that go out with the next checkpoint call (results of at-least-once work that
+    /// may be redone if the invocation ends before they are sent).
+    deferred: Vec<OperationUpdate>,
     pub(crate) checkpoint_calls: u64,
+    pub(crate) transitions_run: u64,
+    pub(crate) options: RunOptions,
+    pub(crate) now: Timestamp,
 }
 
 impl<'a> Session<'a> {
-    pub(crate) fn new(api: &'a dyn ErasedApi, arn: String, token: String) -> Self {
+    pub(crate) fn new(
+        api: &'a dyn ErasedApi,
+        arn: String,
+        token: String,
+        options: RunOptions,
+        now: Timestamp,
+    ) -> Self {
         Session {
             api,
             arn,
@@ -71,7 +87,12 @@ impl<'a> Session<'a> {
             token_state: TokenState::Live,
             ops: HashMap::new(),
             order: Vec::new(),
+            children: HashMap::new(),
+            deferred: Vec::new(),
             checkpoint_calls: 0,
+            transitions_run: 0,
+            options,
+            now,
         }
     }
 
@@ -81,6 +102,10 @@ impl<'a> Session<'a> {
                 Some(slot) => *slot = op,
                 None => {
                     self.order.push(op.id.clone());
+                    self.children
+                        .entry(op.parent_id.clone())
+                        .or_default()
+                        .push(op.id.clone());
                     self.ops.insert(op.id.clone(), op);
                 }
             }
@@ -118,26 +143,44 @@ impl<'a> Session<'a> {
         &self.arn
     }
 
-    /// Sends `updates` in as few calls as AWS's limits allow, chaining tokens.
+    /// Starts an execution (continue-as-new).
+    pub(crate) async fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> Result<crate::api::StartExecutionResponse, ApiError> {
+        self.api.start_execution(req).await
+    }
+
+    /// Sends the deferred updates, then `updates`, in as few calls as AWS's limits allow,
+    /// chaining tokens.
     pub(crate) async fn checkpoint(
         &mut self,
         updates: Vec<OperationUpdate>,
     ) -> Result<(), ApiError> {
+        let updates = if self.deferred.is_empty() {
+            updates
+        } else {
+            let mut all = std::mem::take(&mut self.deferred);
+            all.extend(updates);
+            all
+        };
         for batch in split_batches(updates) {
             if self.token_state != TokenState::Live {
                 return Ok(());
             }
             let completes = batch.iter().any(|u| u.op_type == OperationType::Execution);
             self.checkpoint_calls += 1;
+            crate::failpoint::hit("executor.checkpoint.before");
             let resp = self
                 .api
                 .checkpoint(CheckpointDurableExecutionRequest {
                     durable_execution_arn: self.arn.clone(),
                     checkpoint_token: self.token.clone(),
                     updates: Some(batch),
-                    client_token: Some(uuid::Uuid::new_v4().to_string()),
+                    client_token: Some(client_token()),
                 })
                 .await?;
+            crate::failpoint::hit("executor.checkpoint.after");
             let state = resp.new_execution_state;
             self.merge(state.operations.unwrap_or_default());
             match resp.checkpoint_token {
@@ -151,6 +194,18 @@ impl<'a> Session<'a> {
         }
         Ok(())
     }
+}
+
+/// A client token unique to this call: a prefix random per process and a counter, so
+/// minting one costs no system call (the token only has to be unique; a retry of the same
+/// request by a backend reuses the request and so the token).
+fn client_token() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// An upper bound of an update's JSON size, without serializing it: the payload and error
@@ -213,6 +268,41 @@ impl CtxBackend for Session<'_> {
         self.ops.get(id)
     }
 
+    fn children(&self, parent: Option<&str>) -> Vec<&Operation> {
+        self.children
+            .get(&parent.map(str::to_string))
+            .map(|ids| ids.iter().filter_map(|id| self.ops.get(id)).collect())
+            .unwrap_or_default()
+    }
+
+    fn defer(&mut self, updates: Vec<OperationUpdate>) {
+        self.deferred.extend(updates);
+    }
+
+    fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    fn send(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(Session::checkpoint(self, updates))
+    }
+
+    fn token_state(&self) -> TokenState {
+        self.token_state
+    }
+
+    fn run_options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    fn count_transition(&mut self) {
+        self.transitions_run += 1;
+    }
+
     fn checkpoint(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), CtxError>> {
         Box::pin(async move {
             Session::checkpoint(self, updates).await.map_err(CtxError)?;
@@ -239,6 +329,17 @@ mod tests {
         );
         u.payload = Some("x".repeat(payload));
         u
+    }
+
+    #[test]
+    fn client_tokens_are_unique_and_within_aws_limits() {
+        let a = client_token();
+        let b = client_token();
+        assert_ne!(a, b);
+        for t in [a, b] {
+            assert!((1..=64).contains(&t.len()), "{t}");
+            assert!(t.bytes().all(|c| (0x21..=0x7e).contains(&c)), "{t}");
+        }
     }
 
     #[test]

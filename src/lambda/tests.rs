@@ -144,6 +144,13 @@ impl DurableApi for MemoryApi {
     ) -> Result<StopDurableExecutionResponse, ApiError> {
         Err(unsupported())
     }
+
+    async fn start_execution(
+        &self,
+        _: crate::api::StartExecutionRequest,
+    ) -> Result<crate::api::StartExecutionResponse, ApiError> {
+        Err(unsupported())
+    }
 }
 
 const ARN: &str =

@@ -2,6 +2,8 @@
 
 use super::error::{CtxError, Suspend};
 use super::ids::step_id;
+use crate::api::ApiError;
+use crate::executor::RunOptions;
 use crate::model::*;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -11,11 +13,35 @@ use std::time::Duration;
 /// A boxed, sendable future (the backend is object-safe so `Ctx` needs no type parameters).
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What `Ctx` needs from the executor.
+/// Whether an invocation may still checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    /// Checkpoints may continue.
+    Live,
+    /// The batch completed the execution (EXECUTION update).
+    Completed,
+    /// The service revoked this invocation's right to checkpoint: return PENDING.
+    Revoked,
+}
+
+/// What `Ctx` (and the machine driver, for child machines) needs from the executor.
 pub(crate) trait CtxBackend: Send {
     fn execution_arn(&self) -> &str;
     fn operation(&self, id: &str) -> Option<&Operation>;
+    /// The operations whose parent is `parent` (`None`: top level), in creation order.
+    fn children(&self, parent: Option<&str>) -> Vec<&Operation>;
+    /// Checkpoints `updates` (after the deferred ones); a revoked token is an error.
     fn checkpoint(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), CtxError>>;
+    /// Queues updates for the next checkpoint call.
+    fn defer(&mut self, updates: Vec<OperationUpdate>);
+    /// Whether updates are queued.
+    fn has_deferred(&self) -> bool;
+    /// Checkpoints `updates` (after the deferred ones); the caller checks the token state.
+    fn send(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), ApiError>>;
+    fn token_state(&self) -> TokenState;
+    fn run_options(&self) -> &RunOptions;
+    fn now(&self) -> Timestamp;
+    fn count_transition(&mut self);
 }
 
 /// The handle a transition uses to create durable operations and read their outcomes.
@@ -24,8 +50,10 @@ pub(crate) trait CtxBackend: Send {
 /// order within the transition, so a transition that runs again finds the operations it
 /// created the first time instead of creating new ones.
 pub struct Ctx<'a> {
-    backend: &'a mut (dyn CtxBackend + 'a),
+    pub(crate) backend: &'a mut (dyn CtxBackend + 'a),
     transition_id: &'a str,
+    /// The CONTEXT the running machine lives in (`None`: the top-level workflow).
+    pub(crate) parent: Option<&'a str>,
     counter: u64,
     attempt: u32,
     now: Timestamp,
@@ -35,12 +63,14 @@ impl<'a> Ctx<'a> {
     pub(crate) fn new(
         backend: &'a mut (dyn CtxBackend + 'a),
         transition_id: &'a str,
+        parent: Option<&'a str>,
         attempt: u32,
         now: Timestamp,
     ) -> Self {
         Ctx {
             backend,
             transition_id,
+            parent,
             counter: 0,
             attempt,
             now,
@@ -48,27 +78,84 @@ impl<'a> Ctx<'a> {
     }
 
     /// The attempt number of this transition: 1 the first time, +1 after each retry or poll.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Send { Email }
+    /// # impl Transition for Send { type Input = (); type Output = String;
+    /// #   fn start(_: ()) -> Self { Send::Email }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     if ctx.attempt() > 3 {
+    ///         return Ok(Next::fail("the mail server kept refusing"));
+    ///     }
+    ///     Ok(Next::done(format!("sent on attempt {}", ctx.attempt())))
+    /// }
+    /// # }
+    /// ```
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
 
     /// The durable execution's ARN.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Send { Email }
+    /// # impl Transition for Send { type Input = (); type Output = String;
+    /// #   fn start(_: ()) -> Self { Send::Email }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     Ok(Next::done(format!("sent by {}", ctx.execution_arn())))
+    /// }
+    /// # }
+    /// ```
     pub fn execution_arn(&self) -> &str {
         self.backend.execution_arn()
     }
 
     /// The id of this transition's STEP operation: stable across re-runs of the same
     /// transition, so it makes a good idempotency key for side effects.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Send { Email }
+    /// # impl Transition for Send { type Input = (); type Output = String;
+    /// #   fn start(_: ()) -> Self { Send::Email }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     let idempotency_key = ctx.operation_id().to_string();
+    ///     // mailer.send(&to, &body, &idempotency_key).await?;
+    ///     Ok(Next::done(idempotency_key))
+    /// }
+    /// # }
+    /// ```
     pub fn operation_id(&self) -> &str {
         self.transition_id
     }
 
     /// The time the invocation started (virtual time under the test runner).
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Send { Email }
+    /// # impl Transition for Send { type Input = (); type Output = String;
+    /// #   fn start(_: ()) -> Self { Send::Email }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     Ok(Next::done(format!("sent at {}", ctx.now().to_rfc3339())))
+    /// }
+    /// # }
+    /// ```
     pub fn now(&self) -> Timestamp {
         self.now
     }
 
-    fn next_op_id(&mut self) -> String {
+    /// The recorded operation `id`, if it exists with type `op_type` (an operation of another
+    /// type under the same id is not this call's).
+    pub(crate) fn recorded(&self, id: &str, op_type: OperationType) -> Option<&Operation> {
+        self.backend
+            .operation(id)
+            .filter(|op| op.op_type == op_type)
+    }
+
+    pub(crate) fn next_op_id(&mut self) -> String {
         self.counter += 1;
         step_id(Some(self.transition_id), self.counter)
     }
@@ -102,10 +189,11 @@ impl<'a> Ctx<'a> {
         config: CallbackConfig,
     ) -> Result<Callback, CtxError> {
         let id = self.next_op_id();
-        if self.backend.operation(&id).is_none() {
+        if self.recorded(&id, OperationType::Callback).is_none() {
             let mut update =
                 OperationUpdate::new(&id, OperationType::Callback, OperationAction::Start);
-            update.name = Some(name.to_string());
+            update.name = (!name.is_empty()).then(|| name.to_string());
+            update.parent_id = self.parent.map(str::to_string);
             update.sub_type = Some("Callback".into());
             update.callback_options = Some(CallbackOptions {
                 timeout_seconds: config.timeout.map(whole_seconds),
@@ -132,8 +220,30 @@ impl<'a> Ctx<'a> {
 
     /// The outcome of a callback, or [`Suspend`] while it is still open: propagate that with
     /// `?` and this state runs again when the callback completes.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError, machine::{Callback, CallbackConfig, CallbackOutcome}};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Approval { Ask, Wait(Callback) }
+    /// # impl Transition for Approval { type Input = (); type Output = String;
+    /// #   fn start(_: ()) -> Self { Approval::Ask }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     let cb = match self {
+    ///         Approval::Ask => {
+    ///             let cb = ctx.callback("approve", CallbackConfig::default()).await?;
+    ///             return Ok(Next::to(Approval::Wait(cb)));
+    ///         }
+    ///         Approval::Wait(cb) => cb,
+    ///     };
+    ///     Ok(match ctx.callback_outcome(&cb)? {
+    ///         CallbackOutcome::Succeeded(body) => Next::done(body),
+    ///         CallbackOutcome::Failed(e) => Next::fail(e),
+    ///         CallbackOutcome::TimedOut(_) => Next::done("nobody answered".into()),
+    ///     })
+    /// }
+    /// # }
+    /// ```
     pub fn callback_outcome(&self, callback: &Callback) -> Result<CallbackOutcome, Suspend> {
-        let Some(op) = self.backend.operation(&callback.operation_id) else {
+        let Some(op) = self.recorded(&callback.operation_id, OperationType::Callback) else {
             return Err(Suspend);
         };
         let details = op.callback_details.clone().unwrap_or_default();

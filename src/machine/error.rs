@@ -46,6 +46,8 @@ pub(crate) enum ErrorClass {
     Suspend,
     /// A durable API call inside the transition failed: an invocation-level error.
     Api(ApiError),
+    /// A child machine's stored state no longer decodes: an invocation-level error.
+    Invocation(String),
     /// Fail the execution now.
     Terminal(ErrorObject),
     /// Ask the retry strategy.
@@ -73,6 +75,17 @@ impl TransitionError {
         };
         let inner = match inner.downcast::<CtxError>() {
             Ok(c) => return ErrorClass::Api(c.0),
+            Err(e) => e,
+        };
+        let inner = match inner.downcast::<StepError>() {
+            Ok(step) => {
+                return match *step {
+                    StepError::Failed(e) => ErrorClass::Terminal(e),
+                    StepError::Suspended => ErrorClass::Suspend,
+                    StepError::Api(e) => ErrorClass::Api(e),
+                    StepError::Invocation(message) => ErrorClass::Invocation(message),
+                };
+            }
             Err(e) => e,
         };
         let type_name =
@@ -133,6 +146,74 @@ impl fmt::Display for CtxError {
     }
 }
 impl StdError for CtxError {}
+
+/// An at-most-once transition found started but unfinished (recorded as `StepInterrupted`).
+#[derive(Debug)]
+pub(crate) struct StepInterrupted(pub &'static str);
+
+impl fmt::Display for StepInterrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "at-most-once transition `{}` was interrupted before it was recorded; it is not run again",
+            self.0
+        )
+    }
+}
+impl StdError for StepInterrupted {}
+
+/// Why a durable operation created through [`Ctx`](super::Ctx) gave no value.
+///
+/// Propagate it with `?`: a failed operation fails the execution (a [`Terminal`] error,
+/// running the transition again would meet the same recorded failure), an unfinished one
+/// suspends it until the operation completes. Match on it to handle a failure instead.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StepError {
+    /// The operation ended in failure (after its retries, if any): its error.
+    Failed(ErrorObject),
+    /// The operation has not finished yet: the transition runs again when it has.
+    Suspended,
+    /// A durable API call failed; the invocation fails and the service retries it.
+    Api(ApiError),
+    /// A child machine's stored state no longer decodes into its type.
+    #[doc(hidden)]
+    Invocation(String),
+}
+
+impl StepError {
+    /// The error of a failed operation.
+    pub fn failure(&self) -> Option<&ErrorObject> {
+        match self {
+            StepError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Failed(e) => write!(f, "operation failed: {e}"),
+            StepError::Suspended => fmt::Display::fmt(&Suspend, f),
+            StepError::Api(e) => write!(f, "durable API call failed: {e}"),
+            StepError::Invocation(m) => f.write_str(m),
+        }
+    }
+}
+impl StdError for StepError {}
+
+impl From<CtxError> for StepError {
+    fn from(e: CtxError) -> Self {
+        StepError::Api(e.0)
+    }
+}
+
+impl From<Suspend> for StepError {
+    fn from(_: Suspend) -> Self {
+        StepError::Suspended
+    }
+}
 
 #[cfg(test)]
 mod tests {

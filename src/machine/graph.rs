@@ -31,10 +31,13 @@ pub enum EdgeKind {
     Done,
     /// `Next::fail`, or a [`Terminal`] error: the execution failed.
     Fail,
+    /// `Next::continue_as_new`: this execution ends and a fresh one starts in the next state.
+    Continue,
 }
 
 impl EdgeKind {
-    /// The kind's name, as drawn on edges: `to`, `sleep`, `poll`, `retry`, `done`, `fail`.
+    /// The kind's name, as drawn on edges: `to`, `sleep`, `poll`, `retry`, `done`, `fail`,
+    /// `continue`.
     pub fn as_str(self) -> &'static str {
         match self {
             EdgeKind::To => "to",
@@ -43,6 +46,7 @@ impl EdgeKind {
             EdgeKind::Retry => "retry",
             EdgeKind::Done => "done",
             EdgeKind::Fail => "fail",
+            EdgeKind::Continue => "continue",
         }
     }
 
@@ -51,9 +55,12 @@ impl EdgeKind {
         matches!(self, EdgeKind::Done | EdgeKind::Fail)
     }
 
-    /// Whether the edge names the state it goes to (`to`, `sleep`, `poll`).
+    /// Whether the edge names the state it goes to (`to`, `sleep`, `poll`, `continue`).
     pub fn has_target(self) -> bool {
-        matches!(self, EdgeKind::To | EdgeKind::Sleep | EdgeKind::Poll)
+        matches!(
+            self,
+            EdgeKind::To | EdgeKind::Sleep | EdgeKind::Poll | EdgeKind::Continue
+        )
     }
 }
 
@@ -72,7 +79,7 @@ pub struct Edge {
     pub from: String,
     /// What the transition does.
     pub kind: EdgeKind,
-    /// The next state, for `to`, `sleep` and `poll`; `None` otherwise.
+    /// The next state, for `to`, `sleep`, `poll` and `continue`; `None` otherwise.
     pub to: Option<String>,
 }
 
@@ -99,6 +106,7 @@ impl Edge {
     pub fn builder_call(&self) -> String {
         let method = match self.kind {
             EdgeKind::To => "edge",
+            EdgeKind::Continue => "continue_as_new",
             other => other.as_str(),
         };
         match &self.to {
@@ -223,6 +231,12 @@ impl Graph {
     /// `from` may poll: run again later from `to`, usually `from` itself (`Next::poll`).
     pub fn poll(self, from: impl Into<String>, to: impl Into<String>) -> Self {
         self.with(from.into(), EdgeKind::Poll, Some(to.into()))
+    }
+
+    /// `from` may continue as new: end the execution and start a fresh one in `to`
+    /// (`Next::continue_as_new`).
+    pub fn continue_as_new(self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.with(from.into(), EdgeKind::Continue, Some(to.into()))
     }
 
     /// `from` may return a retryable error (retried, and failing the execution when the
@@ -387,10 +401,20 @@ pub(crate) fn edge_taken<W: Transition>(
         Ok(Next::Poll(_, s)) => (EdgeKind::Poll, Some(s.name())),
         Ok(Next::Done(_)) => (EdgeKind::Done, None),
         Ok(Next::Fail(_)) => (EdgeKind::Fail, None),
+        Ok(Next::ContinueAsNew(s)) => (EdgeKind::Continue, Some(s.name())),
         Err(e) => {
             let inner = e.get_ref();
             if inner.is::<Suspend>() || inner.is::<CtxError>() {
                 return None;
+            }
+            if let Some(step) = inner.downcast_ref::<crate::machine::StepError>() {
+                // A failed operation fails the execution; the others end the invocation.
+                return match step {
+                    crate::machine::StepError::Failed(_) => {
+                        Some(Edge::new(from, EdgeKind::Fail, None))
+                    }
+                    _ => None,
+                };
             }
             if inner.is::<Terminal>() {
                 (EdgeKind::Fail, None)

@@ -4,16 +4,18 @@
 pub mod codec;
 mod ctx;
 mod error;
+pub mod evolve;
 pub mod graph;
 pub mod ids;
 mod name;
 mod next;
+pub mod ops;
 pub mod retry;
 
-pub(crate) use ctx::{BoxFuture, CtxBackend, whole_seconds};
+pub(crate) use ctx::{BoxFuture, CtxBackend, TokenState, whole_seconds};
 pub use ctx::{Callback, CallbackConfig, CallbackOutcome, Ctx};
-pub(crate) use error::ErrorClass;
-pub use error::{CtxError, Suspend, Terminal, TransitionError};
+pub use error::{CtxError, StepError, Suspend, Terminal, TransitionError};
+pub(crate) use error::{ErrorClass, StepInterrupted};
 pub use graph::{Edge, EdgeKind, Graph, GraphError};
 pub use name::{variant_name, variant_names};
 pub use next::Next;
@@ -78,6 +80,35 @@ pub trait Transition: Serialize + DeserializeOwned + Send + Sized + 'static {
         RetryStrategy::default()
     }
 
+    /// Whether this state's transition may run more than once. Defaults to at-least-once: a
+    /// transition cut short (a crash, a timeout) runs again. With
+    /// [`StepSemantics::AtMostOnce`](ops::StepSemantics::AtMostOnce) the transition's start is
+    /// checkpointed before its code runs, and a transition found started but unfinished is
+    /// not run again: it fails with `StepInterrupted`, which its retry strategy may retry.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError, machine::{RetryStrategy, ops::StepSemantics}};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Payout { Send, Sent }
+    /// # impl Transition for Payout { type Input = (); type Output = ();
+    /// #   fn start(_: ()) -> Self { Payout::Send }
+    /// #   async fn next(self, _: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    /// #       Ok(match self { Payout::Send => Next::to(Payout::Sent), Payout::Sent => Next::done(()) }) }
+    /// // Never send a payout twice: a payout interrupted mid-way fails for a human to check.
+    /// fn semantics(&self) -> StepSemantics {
+    ///     match self {
+    ///         Payout::Send => StepSemantics::AtMostOnce,
+    ///         Payout::Sent => StepSemantics::AtLeastOnce,
+    ///     }
+    /// }
+    /// fn retry_strategy(&self) -> RetryStrategy {
+    ///     RetryStrategy::none()
+    /// }
+    /// # }
+    /// ```
+    fn semantics(&self) -> ops::StepSemantics {
+        ops::StepSemantics::AtLeastOnce
+    }
+
     /// The states, the start state and the transitions each state may take, for pictures
     /// ([`display::graph`](crate::display::graph)) and checks: the executor checks every
     /// transition against it (an `UndeclaredTransition` error under the test runner, a
@@ -102,6 +133,15 @@ pub trait Transition: Serialize + DeserializeOwned + Send + Sized + 'static {
     /// The codec for this workflow's states in checkpoints. Defaults to JSON.
     fn codec() -> StateCodec {
         StateCodec::Json
+    }
+
+    /// Turns a checkpointed state that no longer decodes into `Self` (it was stored by an
+    /// earlier version of the workflow) into a state of this version. Called only when
+    /// decoding fails; an error stops the invocation with a `StateDecodeError` that names the
+    /// stored variant. Defaults to no migration. See [`evolve`] for the pattern.
+    fn migrate(stored: evolve::StoredState) -> Result<Self, evolve::MigrateError> {
+        let _ = stored;
+        Err(evolve::MigrateError::not_implemented())
     }
 }
 

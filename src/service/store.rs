@@ -19,6 +19,22 @@ pub trait Store: Send {
     /// Reads back every execution, for [`super::Engine::open`].
     fn load(&mut self) -> Result<Vec<StoredExecution>, StoreError>;
 
+    /// Writes one batch the caller no longer needs; a store that keeps batches for later
+    /// (the group-commit queue of [`super::LocalService`]) takes it without copying.
+    fn commit_owned(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.commit(&batch)
+    }
+
+    /// Writes several batches, in order, as one atomic unit: all of them or none. This is
+    /// the group commit of [`super::LocalService`]: one transaction (one fsync) for the
+    /// batches of many concurrent calls.
+    ///
+    /// The default commits them one by one, so a failure can leave the first ones written;
+    /// a durable store overrides it with one transaction.
+    fn commit_group(&mut self, batches: &[WriteBatch]) -> Result<(), StoreError> {
+        batches.iter().try_for_each(|b| self.commit(b))
+    }
+
     /// Whether the store wants batches at all; a store that keeps nothing answers `false` so
     /// the engine skips building them.
     fn needs_batches(&self) -> bool {

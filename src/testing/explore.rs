@@ -2,6 +2,9 @@
 //! sample states under every supplied callback outcome, and compare the edges taken with the
 //! declared ones.
 
+use crate::api::ApiError;
+use crate::executor::RunOptions;
+use crate::machine::TokenState;
 use crate::machine::codec::Codec;
 use crate::machine::graph::{Edge, Graph, GraphError, edge_taken, type_name};
 use crate::machine::ids::{hash_id, step_id};
@@ -461,7 +464,7 @@ fn run_once<W: Transition>(state: W, outcome: Option<&CallbackOutcome>) -> Run {
     let name = state.name();
     let ran = catch_unwind(AssertUnwindSafe(|| {
         runtime.block_on(async {
-            let mut ctx = Ctx::new(&mut backend, &id, 1, Timestamp::now());
+            let mut ctx = Ctx::new(&mut backend, &id, None, 1, Timestamp::now());
             tokio::time::timeout(RUN_TIMEOUT, state.next(&mut ctx))
                 .await
                 .map(|result| edge_taken(name, &result))
@@ -497,6 +500,8 @@ struct Backend {
     resolved: Option<Operation>,
     created: HashMap<String, Operation>,
     touched: Cell<bool>,
+    options: RunOptions,
+    now: Timestamp,
 }
 
 impl Backend {
@@ -524,6 +529,8 @@ impl Backend {
             resolved,
             created: HashMap::new(),
             touched: Cell::new(false),
+            options: RunOptions::default(),
+            now: Timestamp::now(),
         }
     }
 }
@@ -539,7 +546,52 @@ impl CtxBackend for Backend {
     }
 
     fn checkpoint(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), CtxError>> {
+        self.record(updates);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn children(&self, parent: Option<&str>) -> Vec<&Operation> {
+        self.created
+            .values()
+            .filter(|op| op.parent_id.as_deref() == parent)
+            .collect()
+    }
+
+    fn defer(&mut self, updates: Vec<OperationUpdate>) {
+        self.record(updates);
+    }
+
+    fn has_deferred(&self) -> bool {
+        false
+    }
+
+    fn send(&mut self, updates: Vec<OperationUpdate>) -> BoxFuture<'_, Result<(), ApiError>> {
+        self.record(updates);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn token_state(&self) -> TokenState {
+        TokenState::Live
+    }
+
+    fn run_options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    fn count_transition(&mut self) {}
+}
+
+impl Backend {
+    /// Records what a transition created: operations appear started (callbacks open).
+    fn record(&mut self, updates: Vec<OperationUpdate>) {
         for u in updates {
+            if self.created.contains_key(&u.id) {
+                continue;
+            }
             let mut op = Operation::new(
                 u.id.clone(),
                 u.op_type,
@@ -556,8 +608,8 @@ impl CtxBackend for Backend {
                     ..Default::default()
                 });
             }
+            op.parent_id = u.parent_id;
             self.created.insert(u.id, op);
         }
-        Box::pin(async { Ok(()) })
     }
 }

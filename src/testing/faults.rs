@@ -18,7 +18,44 @@ pub enum Fault {
     StaleToken,
     /// The service is throttling; nothing is applied (`TooManyRequestsException`).
     Throttle,
+    /// The call times out before the service answers; nothing is applied (a transport
+    /// error, retryable).
+    Timeout,
+    /// The service refuses the request with a non-retryable error
+    /// (`InvalidParameterValueException`, not about the token); nothing is applied. The
+    /// executor must fail the execution (spec/invocation.md §8.4).
+    Reject,
+    /// The service applies the call but the response carries a checkpoint token it never
+    /// issued, so the invocation's next call is refused as a stale token.
+    CorruptToken,
 }
+
+impl Fault {
+    /// Every fault kind.
+    pub const ALL: [Fault; 7] = [
+        Fault::FailBefore,
+        Fault::LoseResponse,
+        Fault::StaleToken,
+        Fault::Throttle,
+        Fault::Timeout,
+        Fault::Reject,
+        Fault::CorruptToken,
+    ];
+
+    /// Whether the executor may retry past this fault (the invocation fails and the service
+    /// invokes again, or the call is retried), as opposed to failing the execution.
+    pub fn is_retryable(self) -> bool {
+        self != Fault::Reject
+    }
+
+    /// Whether the faulty call is applied by the service.
+    pub fn is_applied(self) -> bool {
+        matches!(self, Fault::LoseResponse | Fault::CorruptToken)
+    }
+}
+
+/// The token [`Fault::CorruptToken`] puts in a response: base64 of text no service issues.
+pub const CORRUPT_TOKEN: &str = "aW5qZWN0ZWQtY29ycnVwdC10b2tlbg==";
 
 /// Wraps a [`DurableApi`] and injects [`Fault`]s into chosen checkpoint calls, counted from 1
 /// over the wrapper's lifetime (clones share the count and the plan).
@@ -28,6 +65,8 @@ pub struct FaultyApi<A> {
     calls: Arc<AtomicU64>,
     state_reads: Arc<AtomicU64>,
     plan: Arc<Mutex<HashMap<u64, Fault>>>,
+    starts: Arc<AtomicU64>,
+    start_plan: Arc<Mutex<HashMap<u64, Fault>>>,
 }
 
 impl<A: DurableApi> FaultyApi<A> {
@@ -38,13 +77,39 @@ impl<A: DurableApi> FaultyApi<A> {
             calls: Arc::new(AtomicU64::new(0)),
             state_reads: Arc::new(AtomicU64::new(0)),
             plan: Arc::new(Mutex::new(HashMap::new())),
+            starts: Arc::new(AtomicU64::new(0)),
+            start_plan: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Plans `fault` for the `n`th `start_execution` call (1-based): the faults the service
+    /// applies (`LoseResponse`, `CorruptToken`) start the execution and lose the answer,
+    /// `Reject` answers `InvalidParameterValueException`, the others a retryable error;
+    /// none of those start anything.
+    pub fn fail_start(self, n: u64, fault: Fault) -> Self {
+        if let Ok(mut plan) = self.start_plan.lock() {
+            plan.insert(n, fault);
+        }
+        self
+    }
+
+    /// `start_execution` calls made so far.
+    pub fn start_calls(&self) -> u64 {
+        self.starts.load(Ordering::SeqCst)
     }
 
     /// Plans `fault` for the `n`th checkpoint call (1-based).
     pub fn fail_checkpoint(self, n: u64, fault: Fault) -> Self {
         if let Ok(mut plan) = self.plan.lock() {
             plan.insert(n, fault);
+        }
+        self
+    }
+
+    /// Plans `fault` for each of the checkpoint calls `ns` (1-based).
+    pub fn fail_checkpoints(mut self, ns: impl IntoIterator<Item = u64>, fault: Fault) -> Self {
+        for n in ns {
+            self = self.fail_checkpoint(n, fault);
         }
         self
     }
@@ -89,6 +154,20 @@ impl<A: DurableApi> DurableApi for FaultyApi<A> {
                     ErrorCode::Transport,
                     "injected: response lost",
                 ))
+            }
+            Some(Fault::Timeout) => Err(ApiError::new(
+                ErrorCode::Transport,
+                "injected: the call timed out",
+            )),
+            Some(Fault::Reject) => Err(ApiError::invalid(
+                "injected: the request was refused as invalid",
+            )),
+            Some(Fault::CorruptToken) => {
+                let mut resp = self.inner.checkpoint(req).await?;
+                if resp.checkpoint_token.is_some() {
+                    resp.checkpoint_token = Some(CORRUPT_TOKEN.to_string());
+                }
+                Ok(resp)
             }
         }
     }
@@ -153,5 +232,34 @@ impl<A: DurableApi> DurableApi for FaultyApi<A> {
         error: Option<ErrorObject>,
     ) -> impl Future<Output = Result<StopDurableExecutionResponse, ApiError>> + Send {
         self.inner.stop(arn, error)
+    }
+
+    /// Injects the [`Fault`] planned with [`FaultyApi::fail_start`] for this call, if any.
+    async fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> Result<crate::api::StartExecutionResponse, ApiError> {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = self.start_plan.lock().ok().and_then(|p| p.get(&n).copied());
+        match fault {
+            None => self.inner.start_execution(req).await,
+            // The execution starts; the answer is lost.
+            Some(f) if f.is_applied() => {
+                let _applied = self.inner.start_execution(req).await;
+                Err(ApiError::new(
+                    ErrorCode::Transport,
+                    "injected: response lost",
+                ))
+            }
+            Some(Fault::Reject) => Err(ApiError::invalid("injected: request refused")),
+            Some(Fault::StaleToken | Fault::Throttle) => Err(ApiError::new(
+                ErrorCode::TooManyRequests,
+                "injected: rate exceeded",
+            )),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Service,
+                "injected: service unavailable",
+            )),
+        }
     }
 }

@@ -20,11 +20,12 @@
 //! (see [`TestRunner::strict_graph`]), and [`explore`] checks the declared graph against the
 //! workflow's code.
 
+mod chain;
 mod explore;
 mod faults;
 
 pub use explore::{Observation, Panic, Report, Samples, explore, sample_callback};
-pub use faults::{Fault, FaultyApi};
+pub use faults::{CORRUPT_TOKEN, Fault, FaultyApi};
 
 use crate::api::{ApiError, DurableApi};
 use crate::executor::{self, RunOptions};
@@ -88,6 +89,9 @@ pub enum TestError {
     /// More invocations than the runner allows.
     #[error("gave up after {0} invocations")]
     TooManyInvocations(u32),
+    /// A chain of executions continued as new more often than the runner allows.
+    #[error("gave up after {0} executions that continued as new")]
+    TooManyExecutions(usize),
 }
 
 /// The end of a test run.
@@ -150,13 +154,19 @@ pub struct TestRunner<W> {
     clock: VirtualClock,
     replies: Vec<(String, CallbackReply)>,
     faults: Vec<(u64, Fault)>,
+    start_faults: Vec<(u64, Fault)>,
     max_invocations: u32,
     execution_name: Option<String>,
     timeout_seconds: Option<i64>,
     max_transitions: Option<u64>,
     strict_graph: bool,
+    invoke_handlers: Vec<(String, InvokeHandler)>,
     _workflow: PhantomData<fn() -> W>,
 }
+
+/// A plain function the runner answers chained invokes with: input JSON in, result JSON or
+/// error out.
+type InvokeHandler = Arc<dyn Fn(&str) -> Result<String, ErrorObject> + Send + Sync>;
 
 impl<W: Transition> Default for TestRunner<W> {
     fn default() -> Self {
@@ -181,11 +191,13 @@ impl<W: Transition> TestRunner<W> {
             clock,
             replies: Vec::new(),
             faults: Vec::new(),
+            start_faults: Vec::new(),
             max_invocations: 10_000,
             execution_name: None,
             timeout_seconds: None,
             max_transitions: None,
             strict_graph: true,
+            invoke_handlers: Vec::new(),
             _workflow: PhantomData,
         }
     }
@@ -194,6 +206,25 @@ impl<W: Transition> TestRunner<W> {
     /// each reply is used once.
     pub fn on_callback(mut self, name: &str, reply: CallbackReply) -> Self {
         self.replies.push((name.to_string(), reply));
+        self
+    }
+
+    /// Answers chained invokes ([`Ctx::invoke`](crate::Ctx::invoke)) of `function_name`
+    /// with `handler` (input JSON in; result JSON, or the target's error, out), as a plain
+    /// Lambda function would. Invokes of functions without a handler fail with
+    /// `ResourceNotFoundException`, as on AWS.
+    pub fn on_invoke(
+        mut self,
+        function_name: &str,
+        handler: impl Fn(&str) -> Result<String, ErrorObject> + Send + Sync + 'static,
+    ) -> Self {
+        if let Err(e) = self.service.with_engine(|e| {
+            e.register_function(function_name, crate::service::FunctionConfig::plain())
+        }) {
+            tracing::warn!(error = %e, function_name, "cannot register the invoke target");
+        }
+        self.invoke_handlers
+            .push((function_name.to_string(), Arc::new(handler)));
         self
     }
 
@@ -263,12 +294,33 @@ impl<W: Transition> TestRunner<W> {
         for (n, f) in &self.faults {
             api = api.fail_checkpoint(*n, *f);
         }
+        for (n, f) in &self.start_faults {
+            api = api.fail_start(*n, *f);
+        }
         let mut replies = self.replies.clone();
         let mut answered: HashSet<String> = HashSet::new();
         let mut scheduled: Vec<(Timestamp, String, CallbackReply)> = Vec::new();
         let (mut invocations, mut transitions, mut last_transitions) = (0u32, 0u64, 0u64);
         loop {
             self.service.with_engine(|e| e.fire_due())?;
+            let invokes = self.service.with_engine(|e| e.take_plain_invokes())?;
+            for invoke in invokes {
+                let handler = self
+                    .invoke_handlers
+                    .iter()
+                    .find(|(name, _)| *name == invoke.function_name)
+                    .map(|(_, h)| Arc::clone(h));
+                let outcome = match handler {
+                    Some(h) => h(invoke.payload.as_deref().unwrap_or("null")),
+                    None => Err(ErrorObject::new(
+                        "ResourceNotFoundException",
+                        format!("Function not found: {}.", invoke.function_name),
+                    )),
+                };
+                self.service.with_engine(|e| {
+                    e.complete_plain_invoke(&invoke.parent_arn, &invoke.op_id, outcome)
+                })??;
+            }
             // Deliver due replies.
             let now = self.clock.now();
             let (due, later): (Vec<_>, Vec<_>) =

@@ -9,6 +9,9 @@
 //!   [`AwsDurableApi`] pointed at the service, so every checkpoint and state read of the
 //!   executor goes through aws-sdk-lambda over HTTP into the server under test.
 //!
+//! [`Stack::start_with`] also takes [`StackOptions`]: the engine's configuration and a hook
+//! that wraps the function host's `DurableApi` (to time or break its calls).
+//!
 //! [`Stack::shutdown`] stops both; a test that panics first leaves nothing behind either, since
 //! every task lives in the test's runtime.
 // Each test file that declares `mod support;` uses a different part of it.
@@ -22,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use durable_fsm::api::DurableApi;
 use durable_fsm::aws::AwsDurableApi;
 use durable_fsm::lambda::{self, InvocationFailure};
 use durable_fsm::machine::{Callback, CallbackConfig, CallbackOutcome};
@@ -119,45 +123,88 @@ impl Transition for Echo {
 // ---- the function host --------------------------------------------------------------------
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-type Handler =
-    Arc<dyn Fn(AwsDurableApi, Value) -> BoxFuture<Result<Value, InvocationFailure>> + Send + Sync>;
+type Handler<A> =
+    Arc<dyn Fn(A, Value) -> BoxFuture<Result<Value, InvocationFailure>> + Send + Sync>;
 
-/// The functions the host serves, by bare function name.
-#[derive(Clone, Default)]
-pub struct Functions(HashMap<String, Handler>);
+/// The functions the host serves, by bare function name, over the host's `DurableApi` `A`
+/// (aws-sdk-lambda pointed at the service, unless [`StackOptions::wrap`] wraps it).
+#[derive(Clone)]
+pub struct Functions<A = AwsDurableApi>(HashMap<String, Handler<A>>);
+
+impl<A> Default for Functions<A> {
+    fn default() -> Self {
+        Functions(HashMap::new())
+    }
+}
 
 impl Functions {
-    /// No functions.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// `desk` runs [`Desk`] and `echo` runs [`Echo`].
     pub fn desk_and_echo() -> Self {
         Self::new()
             .workflow::<Desk>("desk")
             .workflow::<Echo>("echo")
     }
+}
+
+impl<A: DurableApi + Clone + 'static> Functions<A> {
+    /// No functions.
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Serves workflow `W` as the durable function `name`.
     pub fn workflow<W: Transition>(mut self, name: &str) -> Self {
-        let handler: Handler = Arc::new(|api, event| {
-            Box::pin(async move { lambda::handle::<W, AwsDurableApi>(&api, event).await })
+        let handler: Handler<A> = Arc::new(|api, event| {
+            Box::pin(async move { lambda::handle::<W, A>(&api, event).await })
         });
         self.0.insert(name.to_string(), handler);
         self
     }
 }
 
-struct Host {
-    functions: Functions,
-    api: AwsDurableApi,
+struct Host<A> {
+    functions: Functions<A>,
+    api: A,
+}
+
+/// How [`Stack::start_with`] sets the stack up.
+pub struct StackOptions<A> {
+    /// The engine's configuration (retry delays, limits).
+    pub engine: EngineConfig,
+    /// Builds the function host's `DurableApi` from aws-sdk-lambda pointed at the service.
+    pub wrap: Box<dyn FnOnce(AwsDurableApi) -> A + Send>,
+}
+
+impl StackOptions<AwsDurableApi> {
+    /// The default engine and the host's API unwrapped.
+    pub fn plain() -> Self {
+        StackOptions {
+            engine: EngineConfig::default(),
+            wrap: Box::new(|api| api),
+        }
+    }
+}
+
+impl<A> StackOptions<A> {
+    /// The default engine, the host's API wrapped by `wrap`.
+    pub fn wrapped(wrap: impl FnOnce(AwsDurableApi) -> A + Send + 'static) -> Self {
+        StackOptions {
+            engine: EngineConfig::default(),
+            wrap: Box::new(wrap),
+        }
+    }
+
+    /// Replaces the engine's configuration.
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = engine;
+        self
+    }
 }
 
 /// What Lambda answers for one invocation: 200 with the output, or 200 with
 /// `X-Amz-Function-Error: Unhandled` when the handler failed.
-async fn invoke_function(
-    State(host): State<Arc<Host>>,
+async fn invoke_function<A: DurableApi + Clone + 'static>(
+    State(host): State<Arc<Host<A>>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -220,6 +267,15 @@ impl Stack {
 
     /// Starts the service and the function host serving `functions`.
     pub async fn start(functions: Functions) -> Stack {
+        Self::start_with(functions, StackOptions::plain()).await
+    }
+
+    /// Starts the service with `options.engine` and the function host serving `functions`
+    /// over the `DurableApi` that `options.wrap` makes of aws-sdk-lambda.
+    pub async fn start_with<A: DurableApi + Clone + 'static>(
+        functions: Functions<A>,
+        options: StackOptions<A>,
+    ) -> Stack {
         let bind = || TcpListener::bind("127.0.0.1:0");
         let service_listener = bind().await.expect("bind the durable service");
         let function_listener = bind().await.expect("bind the function host");
@@ -232,7 +288,7 @@ impl Stack {
                 .expect("function host address")
         );
 
-        let service = LocalService::in_memory(EngineConfig::default(), Arc::new(SystemClock));
+        let service = LocalService::in_memory(options.engine, Arc::new(SystemClock));
         let invokers = Invokers::new(Registry::new())
             .with_lambda_endpoint(function_url.clone())
             .with_invocation_timeout(INVOCATION_TIMEOUT);
@@ -250,12 +306,12 @@ impl Stack {
 
         let host = Arc::new(Host {
             functions,
-            api: AwsDurableApi::with_endpoint(service_url.clone(), REGION),
+            api: (options.wrap)(AwsDurableApi::with_endpoint(service_url.clone(), REGION)),
         });
         let app = Router::new()
             .route(
                 "/2015-03-31/functions/{name}/invocations",
-                post(invoke_function),
+                post(invoke_function::<A>),
             )
             .with_state(host);
         let (stop_host, host_stopped) = oneshot::channel::<()>();

@@ -3,6 +3,7 @@
 
 mod fake;
 pub(crate) mod samples;
+mod start;
 
 use super::{AwsDurableApi, RetryConfig};
 use crate::api::{DurableApi, ErrorCode};

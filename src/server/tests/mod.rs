@@ -222,6 +222,23 @@ impl DurableApi for Fake {
         };
         self.answer(Call::Stop(arn.into(), error), out)
     }
+
+    fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> impl Future<Output = Result<crate::api::StartExecutionResponse, ApiError>> + Send {
+        let call = Call::Start(StartDurableExecutionRequest {
+            function_name: req.function_name,
+            function_qualifier: req.qualifier.unwrap_or_default(),
+            execution_name: req.execution_name,
+            input: Some(req.input),
+            ..Default::default()
+        });
+        let out = crate::api::StartExecutionResponse {
+            durable_execution_arn: ARN.into(),
+        };
+        self.answer(call, out)
+    }
 }
 
 impl Frontend for Fake {

@@ -76,6 +76,7 @@ impl Engine {
         let (arn, idx) = self.open_callback(callback_id)?;
         self.run(|eng, tx| {
             eng.close_callback(tx, &arn, idx, S::Succeeded, text, None);
+            crate::failpoint::hit("callback.deliver.applied");
             Ok(())
         })
     }

@@ -27,7 +27,9 @@ mod tests;
 pub use types::*;
 
 use super::clock::Clock;
-use super::store::{CallbackRow, EventRow, MemStore, OperationRow, Store, StoreError, WriteBatch};
+use super::store::{
+    CallbackRow, EventRow, MemStore, OperationRow, Store, StoreError, StoredExecution, WriteBatch,
+};
 use crate::api::{ApiError, ErrorCode};
 use crate::model::{ErrorObject, Timestamp};
 use indexes::Indexes;
@@ -76,6 +78,36 @@ impl Engine {
         let loaded = store.load()?;
         let mut engine = Engine::new(config, clock);
         engine.store = store;
+        engine.restore(loaded)?;
+        let interrupted: Vec<(String, String, Timestamp)> = engine
+            .recs
+            .values()
+            .filter_map(|r| {
+                r.h.invocation
+                    .as_ref()
+                    .map(|i| (r.h.arn.clone(), i.id.clone(), i.began))
+            })
+            .collect();
+        for (arn, id, began) in interrupted {
+            let error = ErrorObject::new(
+                "Runtime.ExitError",
+                "The local durable service restarted while the invocation was running.",
+            );
+            engine
+                .complete_invocation(
+                    &arn,
+                    &id,
+                    InvocationOutcome::Error(error),
+                    format!("local-{}", ids::uuid()),
+                    began,
+                )
+                .map_err(|e| StoreError::Backend(e.message))?;
+        }
+        Ok(engine)
+    }
+
+    /// Adds the loaded executions to an empty engine, checking their numbering.
+    fn restore(&mut self, loaded: Vec<StoredExecution>) -> Result<(), StoreError> {
         for stored in loaded {
             let h = stored.execution;
             let mut ops = stored.operations;
@@ -102,7 +134,7 @@ impl Engine {
                     h.arn
                 )));
             }
-            let ix = &mut engine.ix;
+            let ix = &mut self.ix;
             ix.next_created_seq = ix.next_created_seq.max(h.created_seq.saturating_add(1));
             ix.by_name
                 .insert((h.function_name.clone(), h.name.clone()), h.arn.clone());
@@ -114,33 +146,40 @@ impl Engine {
             let arn = h.arn.clone();
             let ops = ops.into_iter().map(|r| (r.operation, r.meta)).collect();
             let rec = ExecutionRecord::restore(h, ops, events, ix);
-            engine.recs.insert(arn, rec);
+            self.recs.insert(arn, rec);
         }
-        let interrupted: Vec<(String, String, Timestamp)> = engine
-            .recs
-            .values()
-            .filter_map(|r| {
-                r.h.invocation
-                    .as_ref()
-                    .map(|i| (r.h.arn.clone(), i.id.clone(), i.began))
+        Ok(())
+    }
+
+    /// Throws away the in-memory state and rebuilds it from `loaded` (what the store holds),
+    /// keeping the configuration, the clock and the store. The group commit of
+    /// [`super::LocalService`] calls it when a commit failed, so the engine is never ahead of
+    /// the store. Invocations recorded as running stay running: their process is this one.
+    /// Plain chained invokes not yet taken by a driver are kept if their operation survived.
+    pub(crate) fn reload(&mut self, loaded: Vec<StoredExecution>) -> Result<(), StoreError> {
+        let plain = std::mem::take(&mut self.ix.plain);
+        self.recs.clear();
+        self.ix = Indexes::default();
+        let restored = self.restore(loaded);
+        self.ix.plain = plain
+            .into_iter()
+            .filter(|p| {
+                self.recs
+                    .get(&p.parent_arn)
+                    .is_some_and(|r| r.ids.contains_key(&p.op_id))
             })
             .collect();
-        for (arn, id, began) in interrupted {
-            let error = ErrorObject::new(
-                "Runtime.ExitError",
-                "The local durable service restarted while the invocation was running.",
-            );
-            engine
-                .complete_invocation(
-                    &arn,
-                    &id,
-                    InvocationOutcome::Error(error),
-                    format!("local-{}", ids::uuid()),
-                    began,
-                )
-                .map_err(|e| StoreError::Backend(e.message))?;
-        }
-        Ok(engine)
+        restored
+    }
+
+    /// Replaces the store, returning the old one.
+    pub(crate) fn replace_store(&mut self, store: Box<dyn Store>) -> Box<dyn Store> {
+        std::mem::replace(&mut self.store, store)
+    }
+
+    /// Whether the store keeps anything (see [`Store::needs_batches`]).
+    pub(crate) fn is_durable(&self) -> bool {
+        self.store.needs_batches()
     }
 
     /// The configuration.
@@ -214,7 +253,7 @@ impl Engine {
             return Ok(out);
         }
         let batch = self.batch(&tx);
-        match self.store.commit(&batch) {
+        match self.store.commit_owned(batch) {
             Ok(()) => Ok(out),
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "store commit failed; change rolled back");

@@ -29,6 +29,7 @@ impl Engine {
                     rec.timer_fired(t, kind);
                 }
                 eng.fire(tx, &arn, t, kind);
+                crate::failpoint::hit("timer.fire");
             }
             // Everything touched, not only the timers' owners: a child's end wakes its parent.
             Ok(tx.touched().map(|t| t.arn.to_string()).collect::<Vec<_>>())

@@ -299,6 +299,7 @@ async fn invocation_task(
     if let InvocationOutcome::Error(e) | InvocationOutcome::Unrecoverable(e) = &outcome {
         tracing::warn!(arn, error_type = ?e.error_type, error = ?e.error_message, "invocation failed");
     }
+    crate::failpoint::hit("runtime.invocation.end");
     // A failed record stays tracked, so shutdown tries once more.
     if complete_invocation(&service, &arn, &token, outcome, request_id, started) {
         in_flight.lock().invocations.remove(&arn);

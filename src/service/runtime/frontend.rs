@@ -120,6 +120,7 @@ impl RuntimeHandle {
             ..Default::default()
         };
         let started = self.service.with_engine(|e| e.start_execution(start))??;
+        self.service.sync().await?;
         let arn = started.arn;
         if req.invocation_type == InvocationType::Event {
             let version = self.service.lock()?.get_execution(&arn, false)?.version;
@@ -292,6 +293,7 @@ impl Frontend for RuntimeHandle {
             tenant_id: req.tenant_id,
         };
         let started = self.service.with_engine(|e| e.start_execution(start))??;
+        self.service.sync().await?;
         Ok(StartDurableExecutionResponse {
             execution_arn: started.arn,
         })

@@ -263,6 +263,8 @@ impl RuntimeHandle {
             notified.as_mut().enable();
             let status = self.service.lock()?.get_execution(arn, false)?.status;
             if status.is_terminal() {
+                // Report only an end that is on disk.
+                self.service.sync().await?;
                 return self.service.lock()?.get_execution(arn, true);
             }
             tokio::select! {
@@ -348,5 +350,12 @@ impl DurableApi for RuntimeHandle {
         error: Option<ErrorObject>,
     ) -> Result<StopDurableExecutionResponse, ApiError> {
         self.service.stop(arn, error).await
+    }
+
+    async fn start_execution(
+        &self,
+        req: crate::api::StartExecutionRequest,
+    ) -> Result<crate::api::StartExecutionResponse, ApiError> {
+        self.service.start_execution(req).await
     }
 }

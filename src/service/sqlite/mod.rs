@@ -29,7 +29,8 @@ pub use schema::SCHEMA_VERSION;
 ///
 /// The store owns its connection; the engine is its only writer. Every
 /// [`commit`](Store::commit) is one `BEGIN IMMEDIATE … COMMIT` transaction, which with
-/// `synchronous=FULL` in WAL mode costs one fsync of the write-ahead log.
+/// `synchronous=FULL` in WAL mode costs one fsync of the write-ahead log;
+/// [`commit_group`](Store::commit_group) writes many batches in one such transaction.
 ///
 /// ```no_run
 /// use durable_fsm::service::{Engine, EngineConfig, SqliteStore, SystemClock};
@@ -125,6 +126,26 @@ impl Store for SqliteStore {
             .map_err(|e| backend(label, "cannot begin a transaction", e))?;
         // On error `tx` is dropped, which rolls back everything this batch wrote.
         write::write_batch(&tx, batch, label)?;
+        crate::failpoint::hit("store.commit.before");
+        tx.commit()
+            .map_err(|e| backend(label, "cannot commit the transaction", e))
+    }
+
+    fn commit_group(&mut self, batches: &[WriteBatch]) -> Result<(), StoreError> {
+        if batches.iter().all(WriteBatch::is_empty) {
+            return Ok(());
+        }
+        let label = &self.label;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend(label, "cannot begin a transaction", e))?;
+        // Later batches overwrite the execution and operation rows of earlier ones, which is
+        // what committing them one after the other would leave.
+        for batch in batches {
+            write::write_batch(&tx, batch, label)?;
+        }
+        crate::failpoint::hit("store.commit.before");
         tx.commit()
             .map_err(|e| backend(label, "cannot commit the transaction", e))
     }
