@@ -365,7 +365,32 @@ impl Ctx<'_> {
     }
 
     /// [`Ctx::parallel`] with codecs for the branches' results and the batch result.
-    /// See [`Ctx::map_with`] for an example.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # use durable_fsm::machine::ops::{BatchConfig, BatchResult, BatchSerdes, Serdes};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Quote { From(String) }
+    /// # impl Transition for Quote { type Input = String; type Output = u64;
+    /// #   fn start(s: String) -> Self { Quote::From(s) }
+    /// #   async fn next(self, _: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    /// #       let Quote::From(s) = self; Ok(Next::done(s.len() as u64 * 100)) } }
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Shop { Compare }
+    /// # impl Transition for Shop { type Input = (); type Output = u64;
+    /// #   fn start(_: ()) -> Self { Shop::Compare }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     // Record only the cheapest quote, not every branch's result.
+    ///     let cheapest = Serdes::new(
+    ///         |r: &BatchResult<u64>| Ok(r.successes().min().copied().unwrap_or(0).to_string()),
+    ///         |_: &str| Err("the batch result is only written".to_string()),
+    ///     );
+    ///     let branches = vec![("acme".to_string(), "acme".to_string()), ("globex".to_string(), "globex".to_string())];
+    ///     let quotes = ctx
+    ///         .parallel_with::<Quote>("quotes", branches, BatchConfig::new(), BatchSerdes::new().result(cheapest))
+    ///         .await?;
+    ///     Ok(Next::done(quotes.successes().min().copied().unwrap_or(0)))
+    /// }
+    /// # }
+    /// ```
     pub async fn parallel_with<C>(
         &mut self,
         name: &str,

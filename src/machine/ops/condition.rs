@@ -178,6 +178,28 @@ impl Ctx<'_> {
     }
 
     /// [`Ctx::wait_for_condition`] with a custom codec for the state.
+    ///
+    /// ```
+    /// # use durable_fsm::{Ctx, Next, Transition, TransitionError};
+    /// # use durable_fsm::machine::ops::{Serdes, WaitStrategy};
+    /// # use std::time::Duration;
+    /// # #[derive(serde::Serialize, serde::Deserialize)] enum Job { Await }
+    /// # impl Transition for Job { type Input = (); type Output = u32;
+    /// #   fn start(_: ()) -> Self { Job::Await }
+    /// async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    ///     // The progress between checks stored as "42%".
+    ///     let percent = Serdes::new(
+    ///         |p: &u32| Ok(format!("{p}%")),
+    ///         |s: &str| s.trim_end_matches('%').parse().map_err(|e| format!("{e}")),
+    ///     );
+    ///     let strategy = WaitStrategy::until(|p: &u32| *p >= 100).every(Duration::from_secs(10));
+    ///     let done = ctx
+    ///         .wait_for_condition_with("progress", 0u32, |p, _| async move { Ok::<_, std::io::Error>(p + 50) }, strategy, percent)
+    ///         .await?;
+    ///     Ok(Next::done(done))
+    /// }
+    /// # }
+    /// ```
     pub async fn wait_for_condition_with<S, E, F, Fut>(
         &mut self,
         name: &str,
