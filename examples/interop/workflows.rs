@@ -193,6 +193,10 @@ pub struct PagedInput {
     pub transitions: u32,
     /// Bytes of filler each `Fill` state carries.
     pub state_bytes: usize,
+    /// Steps the first transition runs, each returning `state_bytes` of filler: they stay
+    /// visible (top level) however the transitions are grouped into epochs.
+    #[serde(default)]
+    pub steps: u32,
 }
 
 /// Many transitions with large-ish states, then a durable sleep, so the invocation after the
@@ -206,6 +210,9 @@ pub enum PagedState {
         total: u32,
         state_bytes: usize,
         filler: String,
+        /// Filler steps the first transition runs.
+        #[serde(default)]
+        steps: u32,
     },
     Check {
         filled: u32,
@@ -229,17 +236,27 @@ impl Transition for PagedState {
             total: input.transitions,
             state_bytes: input.state_bytes,
             filler: String::new(),
+            steps: input.steps,
         }
     }
 
-    async fn next(self, _ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
+    async fn next(self, ctx: &mut Ctx<'_>) -> Result<Next<Self>, TransitionError> {
         Ok(match self {
             PagedState::Fill {
                 done,
                 total,
                 state_bytes,
+                steps,
                 ..
             } => {
+                if done == 0 {
+                    for i in 0..steps {
+                        ctx.step("filler", |_| async move {
+                            Ok::<_, std::convert::Infallible>(filler(i, state_bytes))
+                        })
+                        .await?;
+                    }
+                }
                 let filled = done + 1;
                 let filler = filler(filled, state_bytes);
                 if filled < total {
@@ -248,6 +265,7 @@ impl Transition for PagedState {
                         total,
                         state_bytes,
                         filler,
+                        steps,
                     })
                 } else {
                     let check = PagedState::Check {

@@ -7,11 +7,13 @@ use serde_json::{Value, json};
 
 /// The callback result sent to `with-callback`.
 pub const CALLBACK_BODY: &str = r#"{"approved":true,"by":"interop"}"#;
-/// `paged-state`: transitions, and bytes of filler in each state. Over 1000 operations (the
-/// first page of `durable-fsm serve`'s invocation input) and over 5 MiB of payload (the
-/// emulator's first page), so the invocation after the sleep must page with
+/// `paged-state`: transitions (enough for two levels of epochs), filler steps in the first
+/// transition, and bytes of filler in each state and step. The steps stay visible: over 1000
+/// operations (the first page of `durable-fsm serve`'s invocation input) and over 5 MiB of
+/// payload (the emulator's first page), so the invocation after the sleep must page with
 /// GetDurableExecutionState under both.
-pub const PAGED_TRANSITIONS: usize = 1200;
+pub const PAGED_TRANSITIONS: usize = 300;
+pub const PAGED_STEPS: usize = 1200;
 pub const PAGED_STATE_BYTES: usize = 4600;
 /// The emulator's bound on the payload of one page of operations.
 const RUNNER_PAGE_BYTES: usize = 5 * 1024 * 1024;
@@ -41,6 +43,7 @@ pub fn input(workflow: &str) -> Value {
         "paged-state" => json!({
             "transitions": PAGED_TRANSITIONS,
             "state_bytes": PAGED_STATE_BYTES,
+            "steps": PAGED_STEPS,
         }),
         _ => json!({}),
     }
@@ -118,12 +121,23 @@ fn aws_labels(workflow: &str, name: &str) -> Vec<String> {
             labels.push(invocation);
         }
         "paged-state" => {
-            for _ in 0..PAGED_TRANSITIONS {
+            // The executor groups the transitions into epochs (CONTEXTs): their starts come
+            // before a transition's STEP, their ends after the STEP that fills them.
+            let mut epochs = Epochs::default();
+            for i in 0..PAGED_TRANSITIONS {
+                labels.extend(epochs.open());
+                if i == 0 {
+                    for _ in 0..PAGED_STEPS {
+                        labels.extend(step("filler"));
+                    }
+                }
                 labels.extend(step("Fill"));
+                labels.extend(epochs.close_full());
             }
             labels.push("WaitStarted(Check)".into());
             labels.push(invocation.clone());
             labels.push("WaitSucceeded(Check)".into());
+            labels.extend(epochs.open());
             labels.extend(step("Check"));
             labels.push(invocation);
         }
@@ -131,6 +145,74 @@ fn aws_labels(workflow: &str, name: &str) -> Vec<String> {
     }
     labels.push(format!("ExecutionSucceeded({name})"));
     labels
+}
+
+/// Where the executor puts the top-level machine's transitions (src/executor/epoch.rs): the
+/// first `EPOCH_SIZE` at the top, then up to `EPOCH_SIZE` epochs per level at the top, each
+/// epoch of level 1 holding `EPOCH_SIZE` transitions and of level L `EPOCH_SIZE` epochs of
+/// level L - 1. Yields the labels of the CONTEXT events.
+#[derive(Default)]
+struct Epochs {
+    top_transitions: u64,
+    top_closed: Vec<u64>,
+    /// Open epochs, outermost first: (level, transitions or closed epochs in it).
+    frames: Vec<(u32, u64)>,
+}
+
+impl Epochs {
+    const SIZE: u64 = durable_fsm::executor::EPOCH_SIZE;
+
+    /// The epochs opened for the next transition.
+    fn open(&mut self) -> Vec<String> {
+        let mut labels = Vec::new();
+        loop {
+            match self.frames.last_mut() {
+                None if self.top_transitions < Self::SIZE => {
+                    self.top_transitions += 1;
+                    return labels;
+                }
+                None => {
+                    let mut level = 1;
+                    while self
+                        .top_closed
+                        .get(level - 1)
+                        .is_some_and(|n| *n >= Self::SIZE)
+                    {
+                        level += 1;
+                    }
+                    self.top_closed.resize(self.top_closed.len().max(level), 0);
+                    labels.push(format!("ContextStarted(epoch-L{level})"));
+                    self.frames.push((level as u32, 0));
+                }
+                Some((1, n)) => {
+                    *n += 1;
+                    return labels;
+                }
+                Some((level, _)) => {
+                    let level = *level - 1;
+                    labels.push(format!("ContextStarted(epoch-L{level})"));
+                    self.frames.push((level, 0));
+                }
+            }
+        }
+    }
+
+    /// The epochs the last transition filled, closed.
+    fn close_full(&mut self) -> Vec<String> {
+        let mut labels = Vec::new();
+        while let Some(&(level, n)) = self.frames.last() {
+            if n < Self::SIZE {
+                break;
+            }
+            labels.push(format!("ContextSucceeded(epoch-L{level})"));
+            self.frames.pop();
+            match self.frames.last_mut() {
+                Some((_, closed)) => *closed += 1,
+                None => self.top_closed[level as usize - 1] += 1,
+            }
+        }
+        labels
+    }
 }
 
 /// The histories a driver may produce for a workflow, the usual one first.
@@ -222,7 +304,13 @@ pub fn check(driver: Driver, run: &Finished) {
         );
         let kind = event["EventType"].as_str().unwrap_or_default();
         if kind.starts_with("Step") {
-            assert_eq!(event["SubType"], "Transition", "{}: {event}", context());
+            // Transitions, and the filler steps `paged-state` runs inside one.
+            let sub_type = if event["Name"] == "filler" {
+                "Step"
+            } else {
+                "Transition"
+            };
+            assert_eq!(event["SubType"], sub_type, "{}: {event}", context());
         }
         match (kind, driver) {
             ("InvocationCompleted", Driver::Serve) => {
