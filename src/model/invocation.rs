@@ -119,17 +119,30 @@ fn map_time_fields(
     Ok(())
 }
 
+/// Largest epoch-millisecond timestamp (about the year 2255) whose microseconds survive the
+/// API's fractional-seconds form exactly; later ones are refused rather than altered.
+const MAX_EVENT_MILLIS: i64 = (1 << 53) / 1000;
+
 fn event_time_to_seconds(v: &Value) -> Result<Value, String> {
+    let in_range = |ms: f64| ms.abs() <= MAX_EVENT_MILLIS as f64;
     let ts = match v {
         Value::Number(n) => n
             .as_i64()
+            .filter(|ms| ms.unsigned_abs() <= MAX_EVENT_MILLIS.unsigned_abs())
             .map(Timestamp::from_millis)
             .or_else(|| {
                 n.as_f64()
+                    .filter(|ms| in_range(*ms))
                     .and_then(|ms| Timestamp::from_secs_f64(ms / 1000.0))
             })
             .ok_or_else(|| format!("timestamp out of range: {n}"))?,
-        Value::String(s) => Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())?,
+        Value::String(s) => {
+            let ts = Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())?;
+            if ts.as_millis().unsigned_abs() > MAX_EVENT_MILLIS.unsigned_abs() {
+                return Err(format!("timestamp out of range: {s}"));
+            }
+            ts
+        }
         other => {
             return Err(format!(
                 "expected epoch milliseconds or an RFC 3339 string, got {other}"
@@ -243,6 +256,24 @@ impl InvocationOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_timestamps_too_far_out_to_keep_exactly() {
+        let event = |end: &str| {
+            format!(
+                r#"{{"DurableExecutionArn":"a/b","CheckpointToken":"t","InitialExecutionState":{{"Operations":[{{"Id":"s","Type":"STEP","Status":"SUCCEEDED","StartTimestamp":1795776142649,"EndTimestamp":{end}}}]}}}}"#
+            )
+        };
+        let err = InvocationInput::from_slice(event("17959776142647").as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("timestamp out of range"), "{err}");
+        let ok = InvocationInput::from_slice(event("9007199254740").as_bytes()).unwrap();
+        let text = serde_json::to_vec(&ok).unwrap();
+        let again = InvocationInput::from_slice(&text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&again).unwrap(),
+            serde_json::to_value(&ok).unwrap()
+        );
+    }
 
     #[test]
     fn accepts_millis_and_iso_strings() {
